@@ -2,31 +2,55 @@
 
 import argparse
 import contextlib
+import errno
 import json
 import os
+import shlex
+import signal
+import socket
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__
+from sfn_agents import __version__, aws
+from sfn_agents.catalog import UnknownName
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
+DEFAULT_PORT = 8566  # not LocalStack's 4566, so both can run side by side
+EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
 class UsageError(Exception):
     """A problem with how the command was called; exit code 2."""
 
 
-def _overrides(pairs: Sequence[str]) -> dict[str, str]:
-    result = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--parameter-overrides wants KEY=VALUE, got {pair!r}")
-        result[key] = value
+class Failure(Exception):
+    """The command could not do its job; exit code 1 with this one-line reason."""
+
+
+def parse_overrides(arguments: Sequence[str]) -> dict[str, str]:
+    """Template parameters as ``sam deploy --parameter-overrides`` takes them: ``KEY=VALUE``
+    pairs or ``ParameterKey=KEY,ParameterValue=VALUE``, several in one argument separated by
+    spaces (shell quoting applies), and the option repeatable."""
+    result: dict[str, str] = {}
+    for argument in arguments:
+        for token in shlex.split(argument):
+            if token.startswith("ParameterKey="):
+                fields = dict(part.partition("=")[::2] for part in token.split(",", 1))
+                key, value = fields.get("ParameterKey", ""), fields.get("ParameterValue")
+            else:
+                key, sep, value = token.partition("=")
+                value = value if sep else None
+            if not key or value is None:
+                raise UsageError(
+                    "--parameter-overrides wants KEY=VALUE or "
+                    f"ParameterKey=KEY,ParameterValue=VALUE, got {token!r}"
+                )
+            result[key] = value
     return result
 
 
@@ -44,6 +68,13 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
+def _template_path(args: argparse.Namespace) -> Path:
+    template = Path(args.template).resolve()
+    if not template.is_file():
+        raise UsageError(f"template {template} not found (use --template)")
+    return template
+
+
 @contextmanager
 def local_engine(args: argparse.Namespace) -> Iterator[Any]:
     """An engine with the template deployed. With --script every provider's API is a scripted fake
@@ -52,9 +83,7 @@ def local_engine(args: argparse.Namespace) -> Iterator[Any]:
     from sfn_agents.engine import LocalEngine
     from sfn_agents.providers import providers
 
-    template = Path(args.template).resolve()
-    if not template.is_file():
-        raise UsageError(f"template {template} not found (use --template)")
+    template = _template_path(args)
     found = {**read_dotenv(template.parent / ".env"), **os.environ}
     function_env: dict[str, dict[str, str]] = {}
     secrets: dict[str, str] = {}
@@ -77,61 +106,133 @@ def local_engine(args: argparse.Namespace) -> Iterator[Any]:
             if provider.key_name and found.get(provider.key_name):
                 secrets[provider.key_name] = found[provider.key_name]
         engine = stack.enter_context(LocalEngine(port=getattr(args, "port", 0)))
-        engine.deploy(template, _overrides(args.parameter_overrides), function_env, secrets)
+        engine.deploy(template, parse_overrides(args.parameter_overrides), function_env, secrets)
         yield engine
 
 
+@dataclass
+class Target:
+    """Where a command acts: a running engine or AWS (``engine`` is None), or an in-process
+    engine; ``catalog`` names what the template deploys (None without a template)."""
+
+    sfn: Any
+    s3: Any
+    lambda_: Any
+    engine: Any
+    catalog: Any
+
+    def state_machine(self, wanted: str) -> str:
+        """An agent's state machine ARN, by agent name, logical id or name, in any mode."""
+        from sfn_agents.catalog import find_arn
+
+        resource = None
+        if self.catalog is not None:
+            with contextlib.suppress(UnknownName):
+                resource = self.catalog.state_machine(wanted)
+        if self.engine is not None:
+            try:
+                return str(
+                    self.engine.state_machine_for(resource.logical_id if resource else wanted)
+                )
+            except KeyError as error:
+                raise UsageError(str(error.args[0])) from None
+        deployed = {
+            m["name"]: m["stateMachineArn"]
+            for page in self.sfn.get_paginator("list_state_machines").paginate()
+            for m in page["stateMachines"]
+        }
+        arn = find_arn(wanted, resource, deployed)
+        if arn:
+            return arn
+        agents = self.catalog.agents if self.catalog else ()
+        known = sorted({n for m in agents for n in (m.agent, m.logical_id)} | set(deployed))
+        raise UsageError(
+            f"no agent or state machine {wanted!r} at {aws.where()}; known: {', '.join(known)}"
+        )
+
+
+def load_catalog(args: argparse.Namespace, required: bool) -> Any:
+    from sfn_agents.catalog import Catalog
+    from sfn_agents.template import TemplateError
+
+    template = Path(args.template).resolve()
+    if not template.is_file():
+        if required:
+            raise UsageError(f"template {template} not found (use --template)")
+        return None
+    try:
+        return Catalog.load(template, parse_overrides(getattr(args, "parameter_overrides", [])))
+    except TemplateError as error:
+        raise UsageError(f"{template.name}: {error}") from None
+
+
 @contextmanager
-def aws_clients(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any, Any]]:
-    """(stepfunctions, s3, lambda, engine-or-None): a running engine's when SFN_AGENTS_ENDPOINT
-    is set (AWS's with AWS_PROFILE etc. is the same code), else a fresh in-process engine's."""
-    if os.environ.get("SFN_AGENTS_ENDPOINT"):
-        if getattr(args, "script", None) or args.parameter_overrides:
+def target(args: argparse.Namespace) -> Iterator[Target]:
+    """A running engine's clients when SFN_AGENTS_ENDPOINT is set (AWS's otherwise, with
+    AWS_PROFILE etc.: the same code), else a fresh in-process engine's."""
+    if aws.endpoint():
+        if getattr(args, "script", None) or getattr(args, "parameter_overrides", None):
             raise UsageError(
                 "--script and --parameter-overrides configure an engine: give them to "
                 "`sfn-agents local start` when SFN_AGENTS_ENDPOINT is set"
             )
-        yield _aws("stepfunctions"), _aws("s3"), _aws("lambda"), None
+        catalog = load_catalog(args, required=False)
+        sfn, s3, lambda_ = (aws.client(name) for name in ("stepfunctions", "s3", "lambda"))
+        yield Target(sfn, s3, lambda_, None, catalog)
         return
+    catalog = load_catalog(args, required=True)
     with local_engine(args) as engine:
-        yield engine.client("stepfunctions"), engine.client("s3"), engine.client("lambda"), engine
+        yield Target(
+            engine.client("stepfunctions"),
+            engine.client("s3"),
+            engine.client("lambda"),
+            engine,
+            catalog,
+        )
 
 
-def find_state_machine(sfn: Any, engine: Any, agent: str) -> str:
-    """An agent's state machine: by registry name or logical id locally, by the sfn-agents:agent
-    tag or the state machine's name anywhere."""
-    if engine is not None:
+def execution_input(args: argparse.Namespace) -> dict[str, Any]:
+    """The run's input: ``--input`` (a JSON object from a file, or ``-`` for stdin), then the
+    prompt argument and the per-run options, which win over the file's fields."""
+    given: dict[str, Any] = {}
+    if args.input:
+        source = "stdin" if args.input == "-" else args.input
         try:
-            return str(engine.state_machine_for(agent))
-        except KeyError as error:
-            raise UsageError(str(error.args[0])) from None
-    machines = sfn.list_state_machines()["stateMachines"]
-    for machine in machines:
-        tags = sfn.list_tags_for_resource(resourceArn=machine["stateMachineArn"])["tags"]
-        if agent == machine["name"] or {"key": "sfn-agents:agent", "value": agent} in tags:
-            return str(machine["stateMachineArn"])
-    raise UsageError(f"no agent {agent!r} at the endpoint; found {[m['name'] for m in machines]}")
+            text = sys.stdin.read() if args.input == "-" else Path(args.input).read_text()
+            given = json.loads(text)
+        except (OSError, json.JSONDecodeError) as error:
+            raise UsageError(f"cannot read --input {source}: {error}") from None
+        if not isinstance(given, dict):
+            raise UsageError(f'--input {source} must hold a JSON object, like {{"prompt": "…"}}')
+    if args.prompt is not None:
+        given["prompt"] = args.prompt
+    for option in ("max_turns", "provider", "model"):
+        if getattr(args, option) is not None:
+            given[option] = getattr(args, option)
+    if "prompt" not in given:
+        raise UsageError('give a PROMPT argument or an --input with a "prompt" field')
+    return given
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from sfn_agents.render import AgentPrinter
-    from sfn_agents.runner import load_messages, run_execution
+    from sfn_agents.render import AgentPrinter, failure_reason
+    from sfn_agents.runner import follow_execution, load_messages, start_execution
 
     if args.script and not Path(args.script).is_file():
         raise UsageError(f"script {args.script} not found")
-    with aws_clients(args) as (sfn, s3, _, engine):
-        state_machine = find_state_machine(sfn, engine, args.agent)
-        execution_input: dict[str, Any] = {"prompt": args.prompt}
-        for option in ("max_turns", "provider", "model"):
-            if getattr(args, option):
-                execution_input[option] = getattr(args, option)
+    run_input = execution_input(args)
+    with target(args) as where:
+        state_machine = where.state_machine(args.agent)
+        started = time.monotonic()
+        execution_arn = start_execution(where.sfn, state_machine, run_input)
         printer = AgentPrinter(sys.stdout)
-        result = run_execution(
-            sfn,
-            state_machine,
-            execution_input,
-            on_event=(lambda event: None) if args.json else printer,
-        )
+        try:
+            result = follow_execution(
+                where.sfn, execution_arn, (lambda step: None) if args.json else printer
+            )
+        except KeyboardInterrupt:
+            return interrupted(where, execution_arn, stop=args.stop_on_interrupt)
+        result.duration_seconds = time.monotonic() - started
         if args.json:
             conversation = (result.output or {}).get("conversation")
             report = {
@@ -139,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "output": result.output,
                 "error": result.error,
                 "cause": result.cause,
-                "messages": load_messages(s3, conversation),
+                "messages": load_messages(where.s3, conversation),
                 "transitions": result.transitions,
                 "usage": (result.output or {}).get("usage"),
                 "duration_seconds": round(result.duration_seconds, 3),
@@ -149,19 +250,26 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             printer.summary(result)
     if result.status != "SUCCEEDED":
-        reason = failure_reason(result)
-        print(f"sfn-agents: execution {result.status.lower()}: {reason}", file=sys.stderr)
-        return 1
+        reason = failure_reason(result.error, result.cause)
+        raise Failure(f"execution {result.status.lower()}: {reason}")
     return 0
 
 
-def failure_reason(result: Any) -> str:
-    """Error and cause on one line; a Lambda error's cause is reduced to its errorMessage."""
-    cause = result.cause or ""
-    with contextlib.suppress(ValueError, AttributeError):
-        cause = json.loads(cause).get("errorMessage", cause)
-    reason = " ".join(f"{result.error}: {cause}".split()) if cause else str(result.error)
-    return reason if len(reason) <= 300 else reason[:299] + "…"
+def interrupted(where: Target, execution_arn: str, stop: bool) -> int:
+    """Ctrl-C while following a run: an in-process engine's run ends with the process, so it is
+    stopped; a run on an endpoint or AWS carries on unless --stop-on-interrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
+    if stop or where.engine is not None:
+        with contextlib.suppress(Exception):
+            where.sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Interrupted")
+        print(f"sfn-agents: interrupted; stopped {execution_arn}", file=sys.stderr)
+    else:
+        print(
+            f"sfn-agents: interrupted; {execution_arn} is still running "
+            "(--stop-on-interrupt stops it)",
+            file=sys.stderr,
+        )
+    return EXIT_INTERRUPTED
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -172,21 +280,25 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         event = json.loads(event_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise UsageError(f"cannot read event {event_path}: {error}") from None
-    with aws_clients(args) as (_, _, lambda_client, engine):
-        if engine is not None:
+    with target(args) as where:
+        if where.engine is not None:
             try:
-                function = engine.function_for(args.function)
+                function = where.engine.function_for(args.function)
             except KeyError as error:
                 raise UsageError(str(error.args[0])) from None
             payload, errored, logs = function.invoke(event)
         else:
-            names = [f["FunctionName"] for f in lambda_client.list_functions()["Functions"]]
+            names = [
+                f["FunctionName"]
+                for page in where.lambda_.get_paginator("list_functions").paginate()
+                for f in page["Functions"]
+            ]
             matches = [n for n in names if args.function == n or args.function in n.split("-")]
             if len(matches) != 1:
                 raise UsageError(
-                    f"{args.function!r} matches {matches or 'no function'} at the endpoint"
+                    f"{args.function!r} matches {matches or 'no function'} at {aws.where()}"
                 )
-            response = lambda_client.invoke(
+            response = where.lambda_.invoke(
                 FunctionName=matches[0], Payload=json.dumps(event).encode(), LogType="Tail"
             )
             payload = response["Payload"].read().decode()
@@ -196,34 +308,51 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         print(logs, file=sys.stderr, end="")
     print(json.dumps(json.loads(payload), indent=2))
     if errored:
-        print(f"sfn-agents: {args.function} raised an error", file=sys.stderr)
-        return 1
+        raise Failure(f"{args.function} raised an error")
     return 0
 
 
+def port_number(text: str) -> int:
+    """A TCP port for --port: 1-65535, or 0 for any free port."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range (1-65535, or 0: any free port)")
+    return port
+
+
+def _check_port_free(port: int) -> None:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            in_use = error.errno == errno.EADDRINUSE
+            reason = "is in use" if in_use else f"cannot be used ({error.strerror})"
+            raise Failure(f"port {port} {reason}; pick another with --port") from None
+
+
 def cmd_local_start(args: argparse.Namespace) -> int:
+    if args.port:
+        _check_port_free(args.port)
     with local_engine(args) as engine:
         print(f"sfn-agents local engine on {engine.endpoint} (Ctrl-C to stop)", flush=True)
+        print(f"  export SFN_AGENTS_ENDPOINT={engine.endpoint}", flush=True)
         for agent, logical_id in sorted(engine.agents.items()):
             print(f"  agent {agent}: {engine.state_machines[logical_id]}", flush=True)
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             return 0
-
-
-def _aws(service: Any) -> Any:
-    """A client for AWS, or for the local engine when SFN_AGENTS_ENDPOINT is set."""
-    import boto3
-
-    return boto3.client(service, endpoint_url=os.environ.get("SFN_AGENTS_ENDPOINT") or None)
 
 
 def cmd_approvals(args: argparse.Namespace) -> int:
     from sfn_agents.approvals import ApprovalDesk
 
-    pending = ApprovalDesk(_aws("stepfunctions")).pending()
+    pending = ApprovalDesk(aws.client("stepfunctions")).pending()
     if not pending:
         print("no pending approvals")
     for approval in pending:
@@ -234,7 +363,7 @@ def cmd_approvals(args: argparse.Namespace) -> int:
 def cmd_answer(args: argparse.Namespace) -> int:
     from sfn_agents.approvals import ApprovalDesk
 
-    desk = ApprovalDesk(_aws("stepfunctions"))
+    desk = ApprovalDesk(aws.client("stepfunctions"))
     try:
         if args.command == "approve":
             approval = desk.approve(args.id, notes=args.notes, reviewer=args.reviewer)
@@ -243,21 +372,37 @@ def cmd_answer(args: argparse.Namespace) -> int:
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
     except TimeoutError as error:
-        print(f"sfn-agents: {error}", file=sys.stderr)
-        return 1
+        raise Failure(str(error)) from None
     verb = "approved" if args.command == "approve" else "rejected"
     request = approval.request
     print(f"{verb} {approval.id}: {request.get('tool_name')} for {request.get('agent_name')}")
     return 0
 
 
-def _activity_arn(sfn: Any, name_or_arn: str) -> str:
-    if name_or_arn.startswith("arn:"):
-        return name_or_arn
-    for activity in sfn.list_activities()["activities"]:
-        if name_or_arn in (activity["name"], activity["activityArn"].rsplit(":", 1)[-1]):
-            return str(activity["activityArn"])
-    raise UsageError(f"no activity named {name_or_arn}")
+def _activity_arn(args: argparse.Namespace) -> str:
+    """The activity's ARN from an ARN, its template logical id or its name."""
+
+    if args.activity.startswith("arn:"):
+        return str(args.activity)
+    catalog = load_catalog(args, required=False)
+    resource = None
+    if catalog is not None:
+        with contextlib.suppress(UnknownName):
+            resource = catalog.activity(args.activity)
+    wanted = {args.activity, resource.name if resource else ""} - {""}
+    deployed = {
+        a["name"]: a["activityArn"]
+        for page in aws.client("stepfunctions").get_paginator("list_activities").paginate()
+        for a in page["activities"]
+    }
+    for name in wanted:
+        if name in deployed:
+            return deployed[name]
+    valid = sorted(
+        {f"{a.logical_id} ({a.name})" for a in (catalog.worker_activities if catalog else ())}
+        or {n for n in deployed if not n.endswith("-approval")}
+    )
+    raise UsageError(f"no activity {args.activity!r} at {aws.where()}; valid: {', '.join(valid)}")
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -267,23 +412,23 @@ def cmd_worker(args: argparse.Namespace) -> int:
         config = WorkerConfig.load(args.config, args.allow, args.timeout)
     except (OSError, ValueError) as error:
         raise UsageError(str(error)) from None
-    sfn = _aws("stepfunctions")
-    activity_arn = _activity_arn(sfn, args.activity)
+    activity_arn = _activity_arn(args)
+    sfn = aws.client("stepfunctions", region=aws.arn_region(activity_arn))
     print(f"worker on {activity_arn}; allowed: {', '.join(sorted(config.allow))}", flush=True)
 
     def report(request: dict[str, Any], answer: dict[str, Any]) -> None:
         command = request.get("tool_input", {}).get("command")
         print(f"  {answer['status']} ({answer.get('exit_code')}) {command}", flush=True)
 
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         serve(sfn, activity_arn, config, once=args.once, on_task=report)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     return 0
 
 
 def cmd_secrets_push(args: argparse.Namespace) -> int:
     """Copy the provider keys of .env (or the environment) into the environment's secret."""
-    import boto3
-
     from sfn_agents.providers import providers
 
     found = {**read_dotenv(Path(args.dotenv)), **os.environ}
@@ -291,7 +436,7 @@ def cmd_secrets_push(args: argparse.Namespace) -> int:
     keys = {name: found[name] for name in sorted(n for n in names if n) if found.get(name)}
     if not keys:
         raise UsageError(f"no provider key in {args.dotenv} or the environment")
-    secrets = boto3.client("secretsmanager", endpoint_url=args.endpoint_url)
+    secrets = aws.client("secretsmanager", endpoint_url=args.endpoint_url)
     secret_id = f"/sfn-agents/{args.env}/llm-api-keys"
     current = json.loads(secrets.get_secret_value(SecretId=secret_id)["SecretString"] or "{}")
     secrets.put_secret_value(SecretId=secret_id, SecretString=json.dumps({**current, **keys}))
@@ -299,16 +444,17 @@ def cmd_secrets_push(args: argparse.Namespace) -> int:
     return 0
 
 
-def _template_options(parser: argparse.ArgumentParser, script: bool = True) -> None:
+def template_options(parser: argparse.ArgumentParser, script: bool = True) -> None:
     parser.add_argument(
         "--template", default="template.yaml", help="SAM template (default: %(default)s)"
     )
     parser.add_argument(
         "--parameter-overrides",
-        nargs="*",
+        action="append",
         default=[],
-        metavar="KEY=VALUE",
-        help="template parameters, as with sam deploy",
+        metavar="'KEY=VALUE ...'",
+        help="template parameters, as sam deploy takes them: KEY=VALUE pairs or "
+        "ParameterKey=KEY,ParameterValue=VALUE, space-separated in one argument (repeatable)",
     )
     if script:
         parser.add_argument(
@@ -316,33 +462,69 @@ def _template_options(parser: argparse.ArgumentParser, script: bool = True) -> N
         )
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def add_run(commands: Any) -> argparse.ArgumentParser:
+    run = commands.add_parser("run", help="run an agent and follow it step by step")
+    run.add_argument("agent", help="agent registry name or state machine logical id or name")
+    run.add_argument("prompt", nargs="?", help="the question (or the prompt field of --input)")
+    run.add_argument(
+        "--input",
+        metavar="FILE|-",
+        help="execution input: a JSON object from FILE or stdin; PROMPT and the options below "
+        "override its fields",
+    )
+    run.add_argument("--json", action="store_true", help="print one JSON object instead of steps")
+    run.add_argument(
+        "--max-turns", type=positive_int, help="lower the agent's turn limit for this run"
+    )
+    run.add_argument("--provider", help="use this provider for this run (anthropic, openai, ...)")
+    run.add_argument("--model", help="use this model for this run")
+    run.add_argument(
+        "--stop-on-interrupt",
+        action="store_true",
+        help="on Ctrl-C, stop the execution on the endpoint or AWS (runs in the in-process "
+        "engine always stop)",
+    )
+    template_options(run)
+    run.set_defaults(handler=cmd_run)
+    return run
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from sfn_agents import listing
+
     parser = argparse.ArgumentParser(prog="sfn-agents", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run an agent in the local engine")
-    run.add_argument("agent", help="agent registry name or state machine logical id")
-    run.add_argument("prompt")
-    run.add_argument("--json", action="store_true", help="print one JSON object instead of steps")
-    run.add_argument("--max-turns", type=int, help="lower the agent's turn limit for this run")
-    run.add_argument("--provider", help="use this provider for this run (anthropic, openai, ...)")
-    run.add_argument("--model", help="use this model for this run")
-    _template_options(run)
-    run.set_defaults(handler=cmd_run)
+    add_run(commands)
 
     invoke = commands.add_parser("invoke", help="invoke one function (like sam local invoke)")
     invoke.add_argument("function", help="function logical id or name")
     invoke.add_argument("-e", "--event", required=True, help="event JSON file")
     invoke.add_argument("--logs", action="store_true", help="print the function's log to stderr")
-    _template_options(invoke)
+    template_options(invoke)
     invoke.set_defaults(handler=cmd_invoke)
 
     local = commands.add_parser("local", help="the local engine as a long-lived endpoint")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     start = local_commands.add_parser("start", help="serve the template's resources on a port")
-    start.add_argument("--port", type=int, default=4566)
-    _template_options(start)  # --script: every agent run on this engine plays it
+    start.add_argument(
+        "--port",
+        type=port_number,
+        default=DEFAULT_PORT,
+        help="loopback port (default: %(default)s; 0: any free port)",
+    )
+    template_options(start)  # --script: every agent run on this engine plays it
     start.set_defaults(handler=cmd_local_start)
 
     approvals = commands.add_parser("approvals", help="list the tool calls waiting for approval")
@@ -357,7 +539,7 @@ def build_parser() -> argparse.ArgumentParser:
         answer.set_defaults(handler=cmd_answer)
 
     worker = commands.add_parser("worker", help="run remote-execution tasks of an activity")
-    worker.add_argument("activity", help="activity name or ARN")
+    worker.add_argument("activity", help="activity logical id (ShellCommandActivity), name or ARN")
     worker.add_argument(
         "--allow",
         action="append",
@@ -368,7 +550,12 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--config", help='JSON: {"allow": [...], "timeout_seconds": 60}')
     worker.add_argument("--timeout", type=float, help="seconds per command (default 60)")
     worker.add_argument("--once", action="store_true", help="stop after one task")
+    worker.add_argument(
+        "--template", default="template.yaml", help="where activity names come from"
+    )
     worker.set_defaults(handler=cmd_worker)
+
+    listing.register(commands)
 
     secrets = commands.add_parser("secrets", help="provider API keys in Secrets Manager")
     secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)
@@ -376,21 +563,31 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--env", default="dev", help="EnvironmentName of the stack")
     push.add_argument("--dotenv", default=".env")
     push.add_argument("--template", default="template.yaml", help="where the providers are defined")
-    push.add_argument("--endpoint-url", default=os.environ.get("SFN_AGENTS_ENDPOINT"))
+    push.add_argument("--endpoint-url", default=aws.endpoint())
     push.set_defaults(handler=cmd_secrets_push)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Exit codes: 0 done, 1 the command failed, 2 it was called wrongly, 130 interrupted; the
+    reason is one line on stderr, never a traceback."""
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args))
-    except UsageError as error:
+    except (UsageError, UnknownName) as error:
+        print(f"sfn-agents: {error.args[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        print("sfn-agents: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Failure as error:
         print(f"sfn-agents: {error}", file=sys.stderr)
-        return 2
+        return EXIT_FAILURE
     except Exception as error:  # one line for the user; the traceback helps nobody here
-        print(f"sfn-agents: {type(error).__name__}: {error}", file=sys.stderr)
-        return 1
+        message = " ".join(str(error).split())
+        print(f"sfn-agents: {type(error).__name__}: {message}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

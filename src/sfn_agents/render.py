@@ -1,11 +1,26 @@
-"""Readable, streaming rendering of an agent's execution history."""
+"""Readable, streaming rendering of an agent run: one line per step (see run_events), each tool
+result next to the call it answers (name and a short id), once."""
 
+import contextlib
 import json
+import re
+from collections.abc import Iterable
 from typing import Any, TextIO
 
-from sfn_agents.runner import HistoryEvent, RunResult
+from sfn_agents.run_events import Event, Step, StepTranslator
+from sfn_agents.runner import RunResult
 
 WIDTH = 300
+WAITS = {
+    "approval": "waits for approval",
+    "remote": "sent to a remote worker",
+    "sub_agent": "delegated to a sub-agent",
+}
+# States whose failures come back as a tool result, which is shown instead.
+TOOL_STATES = {"InvokeTool", "RequestApproval", "RunApprovedTool", "RunRemote", "RunSubAgent"}
+# Step Functions' cause for a failed JSONata expression quotes the expression, then the message.
+_EVALUATION = re.compile(r"An error occurred while evaluating '.*': (?P<message>.*)\Z", re.S)
+_STATE = re.compile(r"executing the state '(?P<state>[^']+)'")
 
 
 def _short(value: Any, width: int = WIDTH) -> str:
@@ -14,65 +29,45 @@ def _short(value: Any, width: int = WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def call_label(name: str | None, call_id: str | None) -> str:
+    """A tool call as the stream shows it: its name and the end of its id (``name#a1b2c3``)."""
+    return f"{name or '?'}#{(call_id or '')[-6:]}" if call_id else name or "?"
+
+
 class AgentPrinter:
-    """Prints model turns, tool calls and tool results as history events arrive."""
+    """Prints an agent's steps as they arrive: model turns, tool calls, results and waits."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out
-        self.tool_names: dict[str, str] = {}
         self.turn = 0
-        self.last_text = ""
 
     def _say(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def __call__(self, event: HistoryEvent) -> None:
-        kind = event["type"]
-        if kind.endswith("StateExited"):
-            details = event["stateExitedEventDetails"]
-            output = json.loads(details.get("output") or "null")
-            if details["name"] == "CallModel":
-                self._model_turn(output.get("Payload", {}))
-            elif isinstance(output, dict) and output.get("type") == "tool_result":
-                self._tool_result(output)
-        elif kind == "TaskStateEntered":
-            details = event["stateEnteredEventDetails"]
-            waiting = {
-                "RequestApproval": "waits for approval",
-                "RunRemote": "sent to a remote worker",
-                "RunSubAgent": "delegated to a sub-agent",
-            }.get(details["name"])
-            if waiting:
-                call = json.loads(details.get("input") or "{}").get("call", {})
-                self._say(f"  ⏸ {call.get('name', '?')} {waiting}")
-        elif kind == "TaskFailed":
-            details = event.get("taskFailedEventDetails", {})
-            self._say(f"  ! {details.get('error')}: {_short(details.get('cause', ''), 200)}")
-        elif kind == "ExecutionFailed":
-            details = event.get("executionFailedEventDetails", {})
+    def __call__(self, step: Step) -> None:
+        kind = step["kind"]
+        if kind == "model_turn":
+            self.turn = step["turn"]
+            usage = step.get("usage") or {}
             self._say(
-                f"✗ execution failed: {details.get('error')}: {_short(details.get('cause', ''))}"
+                f"▸ turn {step['turn']} · {step.get('model') or '?'} · "
+                f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens"
             )
-
-    def _model_turn(self, reply: dict[str, Any]) -> None:
-        self.turn += 1
-        usage = reply.get("usage", {})
-        self._say(
-            f"▸ turn {self.turn} · {reply.get('model', '?')} · "
-            f"{usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out tokens"
-        )
-        for block in reply.get("message", {}).get("content", []):
-            if block.get("type") == "text" and block.get("text"):
-                self.last_text = block["text"]
-                self._say(f"  {_short(block['text'])}")
-        for call in reply.get("tool_calls", []):
-            self.tool_names[call["id"]] = call["name"]
-            self._say(f"  → {call['name']} {_short(call.get('input', {}), 200)}")
-
-    def _tool_result(self, result: dict[str, Any]) -> None:
-        name = self.tool_names.get(result.get("tool_use_id", ""), "?")
-        mark = "✗" if result.get("is_error") else "←"
-        self._say(f"  {mark} {name}: {_short(result.get('content', ''))}")
+        elif kind == "text":
+            self._say(f"  {_short(step['text'])}")
+        elif kind == "tool_call":
+            label = call_label(step["name"], step["id"])
+            self._say(f"  → {label} {_short(step.get('input', {}), 200)}")
+        elif kind == "waiting":
+            label = call_label(step.get("name"), step.get("id"))
+            self._say(f"  ⏸ {label} {WAITS.get(step['wait'], 'waits')}")
+        elif kind == "tool_result":
+            mark = "✗" if step["is_error"] else "←"
+            label = call_label(step["name"], step["id"])
+            self._say(f"  {mark} {label}: {_short(step['content'])}")
+        elif kind == "error" and step.get("state") not in TOOL_STATES:
+            where = f"{step['state']}: " if step.get("state") else ""
+            self._say(f"  ! {where}{step['error']}: {_short(step.get('cause', ''), 200)}")
 
     def summary(self, result: RunResult) -> None:
         output = result.output or {}
@@ -86,3 +81,30 @@ class AgentPrinter:
             f"tokens {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out · "
             f"cost ${usage.get('cost_usd', 0):.4f} · {result.duration_seconds:.1f} s"
         )
+
+
+def print_steps(steps: Iterable[Step], out: TextIO) -> AgentPrinter:
+    """Print steps already read (a finished run, say) as ``run`` streams them."""
+    printer = AgentPrinter(out)
+    for step in steps:
+        printer(step)
+    return printer
+
+
+def print_history(events: list[Event], out: TextIO) -> AgentPrinter:
+    """Print a run's history events (oldest first) as ``run`` streams them."""
+    return print_steps(StepTranslator().steps(events), out)
+
+
+def failure_reason(error: str | None, cause: str | None) -> str:
+    """Why a run failed, on one line and in full: a Lambda error's ``errorMessage``, the message
+    of a failed JSONata expression (``$error``'s text, not the expression), else the cause."""
+    message = cause or ""
+    with contextlib.suppress(ValueError, AttributeError):
+        message = json.loads(message).get("errorMessage", message)
+    evaluation = _EVALUATION.search(message)
+    if evaluation:
+        state = _STATE.search(message)
+        error = f"{error} in {state['state']}" if state else error
+        message = evaluation["message"]
+    return " ".join(f"{error}: {message}".split()) if message else str(error)

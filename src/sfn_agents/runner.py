@@ -1,4 +1,6 @@
-"""Start a state machine execution and follow its history as it happens."""
+"""Start a state machine execution and follow it as it happens, reading only the history events
+added since the last read (see run_events: one GetExecutionHistory call a poll, paced to stay
+within AWS's quotas)."""
 
 import json
 import time
@@ -6,9 +8,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
-POLL_SECONDS = 0.05
-HistoryEvent = dict[str, Any]
+from sfn_agents.run_events import Event, HistoryReader, PollInterval, Step, StepTranslator, follow
+
+HistoryEvent = Event
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 @dataclass
@@ -27,53 +32,86 @@ class RunResult:
         return sum(1 for e in self.events if e["type"].endswith("StateEntered"))
 
 
-def _history(sfn: Any, execution_arn: str) -> list[HistoryEvent]:
-    events: list[HistoryEvent] = []
-    arguments: dict[str, Any] = {"executionArn": execution_arn, "includeExecutionData": True}
-    while True:
-        page = sfn.get_execution_history(**arguments)
-        events.extend(page["events"])
-        if not page.get("nextToken"):
-            return events
-        arguments["nextToken"] = page["nextToken"]
+class _RecordingReader(HistoryReader):
+    """A reader that also keeps every event it returned."""
+
+    def __init__(self, sfn: Any, execution_arn: str) -> None:
+        super().__init__(sfn, execution_arn)
+        self.events: list[Event] = []
+
+    def read(self) -> list[Event]:
+        new = super().read()
+        self.events.extend(new)
+        return new
+
+
+def is_local(sfn: Any) -> bool:
+    """Whether a client talks to an engine on this machine (polled fast) rather than AWS."""
+    return urlparse(sfn.meta.endpoint_url).hostname in LOOPBACK_HOSTS
+
+
+def start_execution(sfn: Any, state_machine_arn: str, execution_input: dict[str, Any]) -> str:
+    return str(
+        sfn.start_execution(
+            stateMachineArn=state_machine_arn,
+            name=f"run-{uuid.uuid4().hex[:16]}",
+            input=json.dumps(execution_input),
+        )["executionArn"]
+    )
+
+
+def follow_execution(
+    sfn: Any,
+    execution_arn: str,
+    on_step: Callable[[Step], None] = lambda step: None,
+    timeout_seconds: float = 3600,
+    interval: PollInterval | None = None,
+    translator: StepTranslator | None = None,
+) -> RunResult:
+    """Follow a run to its end, handing each step on as it happens. A run still going after
+    ``timeout_seconds`` is stopped (and followed to its end)."""
+    started = time.monotonic()
+    reader = _RecordingReader(sfn, execution_arn)
+    stopped = False
+
+    def pace(seconds: float) -> None:
+        nonlocal stopped
+        if not stopped and time.monotonic() - started > timeout_seconds:
+            sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
+            stopped = True
+        time.sleep(seconds)
+
+    final = follow(
+        reader,
+        on_step,
+        interval or PollInterval.for_endpoint(local=is_local(sfn)),
+        pace,
+        translator,
+    )
+    output = final.get("output")
+    return RunResult(
+        execution_arn=execution_arn,
+        status=final["status"],
+        output=output if isinstance(output, dict) else None,
+        error=final.get("error"),
+        cause=final.get("cause"),
+        duration_seconds=time.monotonic() - started,
+        events=reader.events,
+    )
 
 
 def run_execution(
     sfn: Any,
     state_machine_arn: str,
     execution_input: dict[str, Any],
-    on_event: Callable[[HistoryEvent], None] = lambda event: None,
+    on_step: Callable[[Step], None] = lambda step: None,
     timeout_seconds: float = 3600,
 ) -> RunResult:
     started = time.monotonic()
-    execution_arn = sfn.start_execution(
-        stateMachineArn=state_machine_arn,
-        name=f"run-{uuid.uuid4().hex[:16]}",
-        input=json.dumps(execution_input),
-    )["executionArn"]
-    seen = 0
-    while True:
-        description = sfn.describe_execution(executionArn=execution_arn)
-        events = _history(sfn, execution_arn)
-        for event in events[seen:]:
-            on_event(event)
-        seen = len(events)
-        if description["status"] != "RUNNING":
-            break
-        if time.monotonic() - started > timeout_seconds:
-            sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
-            continue
-        time.sleep(POLL_SECONDS)
-    output = description.get("output")
-    return RunResult(
-        execution_arn=execution_arn,
-        status=description["status"],
-        output=json.loads(output) if output else None,
-        error=description.get("error"),
-        cause=description.get("cause"),
-        duration_seconds=time.monotonic() - started,
-        events=events,
-    )
+    execution_arn = start_execution(sfn, state_machine_arn, execution_input)
+    result = follow_execution(sfn, execution_arn, on_step, timeout_seconds)
+    result.duration_seconds = time.monotonic() - started
+    return result
 
 
 def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:

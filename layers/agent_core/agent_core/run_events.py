@@ -9,7 +9,8 @@ link to this file.
   call while fewer than a page of events arrived (the API refills 20 calls/s for a whole account).
 - :class:`StepTranslator` turns history events into steps (``kind``: ``model_turn``, ``text``,
   ``tool_call``, ``tool_result``, ``waiting``, ``error``, ``finished``), each carrying the id of
-  the event it came from as its ``cursor``.
+  the event it came from as its ``cursor``. Each call's result is one step, however many states
+  pass it on; an ``error`` step names the ``state`` that failed.
 - :class:`PollInterval` paces polling: fast right after something happened, backing off while
   nothing does, with a floor that keeps one followed run under 5 Step Functions reads a second.
 """
@@ -92,6 +93,9 @@ class StepTranslator:
     turn: int = 0
     transitions: int = 0
     tool_names: dict[str, str] = field(default_factory=dict)
+    results_seen: set[str] = field(default_factory=set)
+    # event id -> the state it belongs to, followed through previousEventId (Task* events)
+    state_of_event: dict[int, str] = field(default_factory=dict)
 
     def steps(self, events: list[Event]) -> list[Step]:
         return [step for event in events for step in self._translate(event)]
@@ -99,9 +103,13 @@ class StepTranslator:
     def _translate(self, event: Event) -> Iterator[Step]:
         kind = event["type"]
         base = {"cursor": event["id"], "time": str(event.get("timestamp", ""))}
+        state = self.state_of_event.get(event.get("previousEventId", -1))
+        if state and not kind.endswith("StateExited"):
+            self.state_of_event[event["id"]] = state
         if kind.endswith("StateEntered"):
             self.transitions += 1
             details = event.get("stateEnteredEventDetails", {})
+            self.state_of_event[event["id"]] = details.get("name", "")
             wait = WAITING_STATES.get(details.get("name", ""))
             if wait:
                 call = (_json(details.get("input")) or {}).get("call", {})
@@ -119,6 +127,9 @@ class StepTranslator:
                 yield from self._model_turn(base, output)
             elif isinstance(output, dict) and output.get("type") == "tool_result":
                 call_id = output.get("tool_use_id", "")
+                if call_id in self.results_seen:  # a Catch's state and ToolFailed both carry it
+                    return
+                self.results_seen.add(call_id)
                 yield base | {
                     "kind": "tool_result",
                     "id": call_id,
@@ -130,6 +141,7 @@ class StepTranslator:
             details = _details(event)
             yield base | {
                 "kind": "error",
+                "state": state or "",
                 "error": details.get("error", kind),
                 "cause": details.get("cause", ""),
             }
