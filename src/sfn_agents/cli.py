@@ -145,7 +145,7 @@ class Target:
         if arn:
             return arn
         agents = self.catalog.agents if self.catalog else ()
-        known = sorted({n for m in agents for n in (m.agent, m.logical_id)} | set(deployed))
+        known = sorted({n for m in agents for n in (m.agent, m.logical_id)} or set(deployed))
         raise UsageError(
             f"no agent or state machine {wanted!r} at {aws.where()}; known: {', '.join(known)}"
         )
