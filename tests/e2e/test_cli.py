@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import sqlite3
 import subprocess
 import sys
@@ -47,9 +48,12 @@ def test_run_streams_steps_and_ends_with_the_summary():
     lines = result.stdout.splitlines()
     assert any(line.startswith("▸ turn 1") for line in lines)
     assert any("→ get_db_schema" in line for line in lines)
-    assert any(
-        "✗ execute_sql_query: SQLite error: no such column: b.homeruns" in line for line in lines
+    (failed,) = [line for line in lines if "✗" in line]  # a failed tool's result, once
+    assert re.fullmatch(
+        r"  ✗ execute_sql_query#\w{6}: SQLite error: no such column: b\.homeruns\. .*", failed
     )
+    call_id = failed.split("#")[1][:6]
+    assert any(line.startswith(f"  → execute_sql_query#{call_id} ") for line in lines)
     assert "won the most games in 2024" in result.stdout
     summary = lines[-1]
     assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 18")
@@ -203,3 +207,21 @@ def test_run_on_each_provider_with_the_demo_script(provider):
     report = json.loads(result.stdout)
     assert report["output"]["provider"] == provider
     assert "won the most games in 2024" in report["output"]["answer"]
+
+
+def test_input_from_stdin_with_the_prompt_in_it(tmp_path):
+    script = write_script(tmp_path, [{"text": "You asked about {{ $count(messages) }} thing."}])
+    command = [sys.executable, "-m", "sfn_agents.cli", "run", "sql-agent", "--input", "-"]
+    result = subprocess.run(
+        [*command, "--json", "--script", str(script)],
+        input=json.dumps({"prompt": "from stdin", "max_turns": 1}),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["messages"][0]["content"][0]["text"] == "from stdin"
+    assert report["output"]["answer"] == "You asked about 1 thing."

@@ -5,6 +5,7 @@ and a remote worker runs a command for another agent."""
 import json
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -125,7 +126,7 @@ def test_remote_worker_process_runs_allowed_commands_for_the_ops_agent(endpoint)
     _, env = endpoint
     worker = sfn_agents(
         "worker",
-        "sfn-agents-dev-run-shell-command",
+        "ShellCommandActivity",  # the template's name for it
         "--allow",
         "uname",
         "--once",
@@ -139,3 +140,48 @@ def test_remote_worker_process_runs_allowed_commands_for_the_ops_agent(endpoint)
     expected = subprocess.run(["uname", "-sm"], capture_output=True, text=True).stdout.strip()
     assert f"The worker runs {expected}" in result.stdout
     assert "success (0) uname -sm" in worker_out
+
+
+def test_names_are_the_same_as_in_the_in_process_engine(endpoint):
+    _, env = endpoint
+    result = sfn_agents("run", "SqlAgentStateMachine", "", env=env)  # logical id; empty prompt
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "sfn-agents: execution failed: States.QueryEvaluationError in LoadAgent: The execution "
+        'input needs a non-empty string field "prompt", for example '
+        '{"prompt": "How many teams are there?"}.'
+    )
+    unknown = sfn_agents("worker", "NoSuchActivity", "--allow", "ls", env=env)
+    assert unknown.returncode == 2
+    assert "valid: ShellCommandActivity (sfn-agents-dev-run-shell-command)" in unknown.stderr
+
+
+def test_ctrl_c_on_a_run_says_the_execution_is_still_running(endpoint):
+    _, env = endpoint
+    agent = sfn_agents("run", "sql-approval-agent", "How many players?", env=env, wait=False)
+    for line in agent.stdout:
+        if "waits for approval" in line:
+            break
+    agent.send_signal(signal.SIGINT)
+    _, err = agent.communicate(timeout=60)
+
+    assert agent.returncode == 130
+    (line,) = err.strip().splitlines()
+    assert re.fullmatch(
+        r"sfn-agents: interrupted; arn:aws:states:us-east-1:\d+:execution:"
+        r"sfn-agents-dev-sql-approval-agent:run-\w+ is still running "
+        r"\(--stop-on-interrupt stops it\)",
+        line,
+    )
+
+
+def test_a_busy_port_fails_at_once_with_one_line(endpoint):
+    url, env = endpoint
+    port = url.rsplit(":", 1)[1]
+    started = time.monotonic()
+    result = sfn_agents("local", "start", "--port", port, env=env)
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"sfn-agents: port {port} is in use; pick another with --port"
+    assert time.monotonic() - started < 30
