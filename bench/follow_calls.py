@@ -1,0 +1,71 @@
+"""Step Functions read calls per second while `sfn-agents run` follows a run.
+
+Runs a scripted 20-turn SQL-agent run in the local engine and follows it with the CLI's follower
+(runner.follow_execution) through a client that counts every Step Functions call, once with the
+local pacing and once with the pacing used against AWS. AWS refills GetExecutionHistory at 20/s
+and DescribeExecution at 15/s for a whole account; the goal is under 5 reads/s per followed run.
+Writes bench/results/follow_calls.json.
+Usage: python bench/follow_calls.py
+"""
+
+import json
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from sfn_agents.engine import LocalEngine
+from sfn_agents.run_events import PollInterval
+from sfn_agents.runner import follow_execution, start_execution
+from sfn_agents.scripted import ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+QUERY = {"name": "execute_sql_query", "input": {"sql_query": "SELECT * FROM teams"}}
+SCRIPT = {"turns": [*([{"tool_calls": [QUERY]}] * 19), {"text": "done"}]}
+
+
+def counting(sfn: Any) -> Counter[str]:
+    """Count the client's Step Functions operations (botocore's before-call event)."""
+    calls: Counter[str] = Counter()
+    sfn.meta.events.register("before-call.sfn.*", lambda model, **_: calls.update([model.name]))
+    return calls
+
+
+def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, Any]:
+    fake.play(SCRIPT)
+    sfn = engine.client("stepfunctions")
+    arn = start_execution(sfn, engine.state_machine_for("sql-agent"), {"prompt": "bench"})
+    calls = counting(sfn)
+    started = time.monotonic()
+    interval = PollInterval.for_endpoint(local=pacing == "local")
+    result = follow_execution(sfn, arn, interval=interval)
+    seconds = time.monotonic() - started
+    reads = sum(calls.values())
+    return {
+        "status": result.status,
+        "events": len(result.events),
+        "seconds": round(seconds, 2),
+        "read_calls": dict(calls),
+        "reads_per_second": round(reads / seconds, 2),
+    }
+
+
+def main() -> None:
+    with (
+        ScriptedServer("anthropic", {"turns": [{"text": "warm-up"}]}) as fake,
+        LocalEngine() as engine,
+    ):
+        engine.deploy(
+            ROOT / "template.yaml",
+            function_env={"AnthropicLlmFunction": {"ANTHROPIC_BASE_URL": fake.url}},
+            secret_values={"ANTHROPIC_API_KEY": "bench"},
+        )
+        figures = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "follow_calls.json").write_text(json.dumps(figures, indent=2))
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
