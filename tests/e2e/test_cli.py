@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -225,3 +226,48 @@ def test_input_from_stdin_with_the_prompt_in_it(tmp_path):
     report = json.loads(result.stdout)
     assert report["messages"][0]["content"][0]["text"] == "from stdin"
     assert report["output"]["answer"] == "You asked about 1 thing."
+
+
+def test_ctrl_c_stops_an_in_process_run_with_one_line():
+    script = ROOT / "events" / "sql-approval-demo.script.json"
+    command = [sys.executable, "-m", "sfn_agents.cli", "run", "sql-approval-agent", "How many?"]
+    agent = subprocess.Popen(
+        [*command, "--script", str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert agent.stdout is not None
+    for line in agent.stdout:
+        if "waits for approval" in line:
+            break
+    agent.send_signal(signal.SIGINT)
+    _, err = agent.communicate(timeout=120)
+
+    assert agent.returncode == 130
+    (line,) = err.strip().splitlines()
+    assert re.fullmatch(
+        r"sfn-agents: interrupted; stopped arn:aws:states:us-east-1:\d+:execution:"
+        r"sfn-agents-dev-sql-approval-agent:run-\w+",
+        line,
+    )
+
+
+def test_agents_and_tools_list_what_the_template_holds():
+    agents = sfn_agents("agents", "--json")
+    tools = sfn_agents("tools")
+
+    assert agents.returncode == 0, agents.stderr
+    by_name = {row["agent"]: row for row in json.loads(agents.stdout)}
+    assert by_name["sql-agent"]["state_machine"] == "SqlAgentStateMachine"
+    assert by_name["sql-agent"]["tools"] == "get_db_schema, execute_sql_query"
+    assert len(by_name) == len(list((ROOT / "registry" / "agents").glob("*.json")))
+    assert tools.returncode == 0, tools.stderr
+    header, *rows = tools.stdout.splitlines()
+    assert header.split() == ["TOOL", "RUNS_ON", "LANGUAGE", "APPROVAL", "DESCRIPTION"]
+    assert any(
+        r.split()[:4] == ["run_shell_command", "remote", "ShellCommandActivity", "python"]
+        for r in rows
+    )
+    assert len(rows) == len(list((ROOT / "registry" / "tools").glob("*.json")))

@@ -185,3 +185,20 @@ def test_a_busy_port_fails_at_once_with_one_line(endpoint):
     assert result.returncode == 1
     assert result.stderr.strip() == f"sfn-agents: port {port} is in use; pick another with --port"
     assert time.monotonic() - started < 30
+
+
+def test_agents_and_tools_list_what_the_endpoint_holds(endpoint):
+    _, env = endpoint
+    agents = sfn_agents("agents", "--json", env=env)
+    tools = sfn_agents("tools", "--json", env=env)
+
+    assert agents.returncode == 0, agents.stderr
+    assert {
+        "agent": "ops-agent",
+        "provider": "anthropic",
+        "state_machine": "OpsAgentStateMachine",
+        "tools": "run_shell_command",
+    } in json.loads(agents.stdout)
+    assert tools.returncode == 0, tools.stderr
+    listed = {row["tool"]: row for row in json.loads(tools.stdout)}
+    assert listed["execute_sql_query"]["runs_on"] == "lambda SqlToolFunction"
