@@ -285,3 +285,24 @@ def test_a_failing_sub_agent_reaches_the_supervisor_as_an_error_result(run_agent
     assert result["content"].startswith("Error: tool ask_sql_agent failed (States.TaskFailed)")
     assert "LlmFatalError" in result["content"]
     assert run.output["answer"] == "The SQL agent failed, sorry."
+
+
+def test_requests_of_runs_that_ended_are_dropped(engine, tmp_path):
+    sfn = engine.client("stepfunctions")
+    activity = next(
+        a["activityArn"]
+        for a in sfn.list_activities()["activities"]
+        if a["name"].endswith("-sql-approval-agent-approval")
+    )
+    store = tmp_path / "approvals.json"
+    stale = {
+        "id": "0badc0de",
+        "token": "token-of-a-run-on-an-engine-since-restarted",
+        "activity_arn": activity,
+        "request": {"tool_name": "execute_sql_query", "context": {"execution_name": "gone"}},
+        "received_at": "2026-12-01T00:00:00+00:00",
+    }
+    store.write_text(json.dumps({"held": {"0badc0de": stale}, "executions": {}}))
+
+    assert ApprovalDesk(sfn, store=store).pending() == []
+    assert json.loads(store.read_text())["held"] == {}

@@ -186,8 +186,11 @@ def events_of_a_failed_tool_and_parallel_results() -> list[dict]:
 def test_each_result_is_printed_once_next_to_its_call():
     out = io.StringIO()
     printer = AgentPrinter(out)
-    for step in StepTranslator().steps(events_of_a_failed_tool_and_parallel_results()):
+    steps = StepTranslator().steps(events_of_a_failed_tool_and_parallel_results())
+    for step in steps:
         printer(step)
+    (error,) = [step for step in steps if step["kind"] == "error"]
+    assert error["state"] == "InvokeTool"  # shown as the call's result, not a line of its own
     assert out.getvalue().splitlines() == [
         "▸ turn 1 · m · 1 in / 2 out tokens",
         "  → execute_sql_query#first1 {}",
