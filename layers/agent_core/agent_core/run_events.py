@@ -16,6 +16,7 @@ link to this file.
 """
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -208,9 +209,13 @@ def follow(
     """Reads, translates and hands on steps until the run ends; returns the ``finished`` step."""
     translator = translator or StepTranslator()
     while True:
+        started = time.monotonic()
         steps = translator.steps(reader.read())
+        read_seconds = time.monotonic() - started
         for step in steps:
             on_step(step)
             if step["kind"] == "finished":
                 return step
-        sleep(interval.next(news=bool(steps)))
+        # Never poll more than half the time: an endpoint that answers slowly (a long history
+        # it cannot page) is given as long to work as the last read took.
+        sleep(max(interval.next(news=bool(steps)), read_seconds))
