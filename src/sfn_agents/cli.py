@@ -333,15 +333,20 @@ def _check_port_free(port: int) -> None:
             raise Failure(f"port {port} {reason}; pick another with --port") from None
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_local_start(args: argparse.Namespace) -> int:
     if args.port:
         _check_port_free(args.port)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: sandboxes end with the engine
     with local_engine(args) as engine:
-        print(f"sfn-agents local engine on {engine.endpoint} (Ctrl-C to stop)", flush=True)
-        print(f"  export SFN_AGENTS_ENDPOINT={engine.endpoint}", flush=True)
-        for agent, logical_id in sorted(engine.agents.items()):
-            print(f"  agent {agent}: {engine.state_machines[logical_id]}", flush=True)
         try:
+            print(f"sfn-agents local engine on {engine.endpoint} (Ctrl-C to stop)", flush=True)
+            print(f"  export SFN_AGENTS_ENDPOINT={engine.endpoint}", flush=True)
+            for agent, logical_id in sorted(engine.agents.items()):
+                print(f"  agent {agent}: {engine.state_machines[logical_id]}", flush=True)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
