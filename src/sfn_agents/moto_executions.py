@@ -68,7 +68,8 @@ def get_execution_history(
             "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: "
             f"Member must have value less than or equal to {MAX_PAGE}"
         )
-    env = execution.exec_worker.env if execution.exec_worker else None
+    worker = getattr(execution, "exec_worker", None)
+    env = worker.env if worker else None
     if env is None:
         return {"events": []}
     manager = env.event_manager
@@ -127,7 +128,7 @@ def _checked_and_bounded(original: Callable[..., Execution]) -> Callable[..., Ex
     return start_execution
 
 
-def _forget_old_executions(executions: list[Execution]) -> None:
+def _forget_old_executions(executions: list[Any]) -> None:
     ended = [e for e in executions if e.exec_status != ExecutionStatus.RUNNING]
     for execution in ended[: max(0, len(ended) - KEEP_ENDED_EXECUTIONS)]:
         executions.remove(execution)

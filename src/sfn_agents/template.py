@@ -38,8 +38,8 @@ class TemplateError(ValueError):
 
 def load_yaml(path: Path) -> dict[str, Any]:
     """The template as CloudFormation reads it (short-form tags become their long forms)."""
-    from cfnlint.decode import cfn_yaml
     import yaml
+    from cfnlint.decode import cfn_yaml
 
     try:
         body = cfn_yaml.load(str(path))

@@ -63,7 +63,7 @@ def test_following_next_tokens_reads_every_event_once_in_order(sfn, long_history
 def test_reverse_order_pages_from_the_newest_event(sfn, long_history):
     arn, whole = long_history
     first = sfn.get_execution_history(executionArn=arn, maxResults=3, reverseOrder=True)
-    assert [e["type"] for e in first["events"]][0] == "ExecutionSucceeded"
+    assert first["events"][0]["type"] == "ExecutionSucceeded"
     assert [e["id"] for e in first["events"]] == [len(whole), len(whole) - 1, len(whole) - 2]
     second = sfn.get_execution_history(
         executionArn=arn, maxResults=3, reverseOrder=True, nextToken=first["nextToken"]
