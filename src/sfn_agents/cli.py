@@ -77,12 +77,9 @@ def local_engine(args: argparse.Namespace, only: Sequence[str] | None = None) ->
             if provider.key_name and found.get(provider.key_name):
                 secrets[provider.key_name] = found[provider.key_name]
         engine = stack.enter_context(LocalEngine(port=getattr(args, "port", 0)))
-        try:
-            engine.deploy(
-                template, _overrides(args.parameter_overrides), function_env, secrets, only=only
-            )
-        except KeyError as error:
-            raise UsageError(str(error.args[0])) from None
+        engine.deploy(
+            template, _overrides(args.parameter_overrides), function_env, secrets, only=only
+        )
         yield engine
 
 

@@ -258,7 +258,10 @@ class LocalEngine:
             for logical_id, spec in template.resources.items()
         }
         self._plan_identities()
-        self.ensure(template.resources if only is None else [self._logical_id(o) for o in only])
+        if only is None:
+            self.ensure(template.resources)
+        else:  # a name the template lacks is left to the lookup, which lists what there is
+            self.ensure(logical_id for name in only if (logical_id := self._known(name)))
 
     def ensure(self, logical_ids: Iterable[str]) -> None:
         """Create the given resources and what they need, unless already there."""
@@ -275,7 +278,7 @@ class LocalEngine:
                     raise DeployError(f"{logical_id}: {error}") from None
                 self.created.add(logical_id)
 
-    def _logical_id(self, name: str) -> str:
+    def _known(self, name: str) -> str | None:
         """An agent name, logical id or physical function name -> its logical id."""
         assert self.template is not None and self.resolver is not None
         if name in self.agents:
@@ -285,8 +288,7 @@ class LocalEngine:
         for logical_id in self.template.of_type("AWS::Serverless::Function"):
             if self.resolver.refs.get(logical_id) == name:
                 return logical_id
-        known = sorted(set(self.agents) | set(self.template.resources))
-        raise KeyError(f"no agent or resource {name!r}; known: {', '.join(known)}")
+        return None
 
     def _plan_identities(self) -> None:
         """Record the names and ARNs that follow from the naming rule alone, and the agents."""
@@ -571,14 +573,11 @@ class LocalEngine:
         """A function by logical id or name, deployed if needed."""
         assert self.template is not None
         functions = self.template.of_type("AWS::Serverless::Function")
-        try:
-            logical_id = self._logical_id(logical_id_or_name)
-        except KeyError:
-            logical_id = ""
+        logical_id = self._known(logical_id_or_name)
         if logical_id not in functions:
             known = sorted(functions)
             raise KeyError(f"no function {logical_id_or_name!r}; known: {', '.join(known)}")
-        self.ensure([logical_id])
+        self.ensure([str(logical_id)])
         return next(f for f in self.functions.by_name.values() if f.logical_id == logical_id)
 
 

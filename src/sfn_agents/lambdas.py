@@ -98,7 +98,7 @@ class LocalFunction:
                     AWS_LAMBDA_LOG_STREAM_NAME="local",
                     _HANDLER=env.get("_HANDLER", self.handler),
                 )
-                self._pool = SandboxPool(launch.command, launch.cwd, env)
+                self._pool = SandboxPool(launch.command, launch.cwd, env, memory_mb=self.memory)
             return self._pool
 
     def _run(self, event: Any, context: LambdaContext, outcome: list[Outcome]) -> None:
