@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__
+from sfn_agents import DEFAULT_PORT, __version__
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
 
@@ -345,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the local engine as a long-lived endpoint")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     start = local_commands.add_parser("start", help="serve the template's resources on a port")
-    start.add_argument("--port", type=int, default=4599)
+    start.add_argument("--port", type=int, default=DEFAULT_PORT)
     _template_options(start)  # --script: every agent run on this engine plays it
     start.set_defaults(handler=cmd_local_start)
 

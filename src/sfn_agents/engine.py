@@ -48,7 +48,6 @@ from sfn_agents.template import Resolver, Template, TemplateError, references
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-DEFAULT_PORT = 4599  # not LocalStack's 4566, so both can run side by side
 CUSTOM_RESOURCE_TYPES = ("AWS::CloudFormation::CustomResource",)
 DATA_STORE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
 NAMED_BY_RULE = (  # identities known before creation: lookups need not create them
