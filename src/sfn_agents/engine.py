@@ -18,6 +18,7 @@ import io
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 import zipfile
@@ -100,12 +101,13 @@ class EngineStartError(RuntimeError):
 
 
 class _Server(ThreadedMotoServer):
-    """moto's threaded server, which hangs when its port cannot be bound and stops on a 0.5 s poll:
-    here a bind failure is raised from start(), and stop() is prompt."""
+    """moto's threaded server, which hangs when its port cannot be bound (werkzeug exits the
+    server's thread) and stops on a 0.5 s poll: here the port is bound first, so a busy one is
+    an error from start(), and stop() is prompt."""
 
     def __init__(self, port: int) -> None:
         super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
-        self.error: BaseException | None = None
+        self._socket: socket.socket | None = None
 
     def _server_entry(self) -> None:
         from moto.moto_server.werkzeug_app import (
@@ -114,23 +116,34 @@ class _Server(ThreadedMotoServer):
             create_backend_app,
         )
 
+        assert self._socket is not None
         app = DomainDispatcherApplication(create_backend_app)
-        try:
-            self._server = make_server(
-                self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
-            )
-        except (OSError, OverflowError) as error:
-            self.error = error
-            self._server_ready_event.set()
-            return
+        self._server = make_server(
+            self._ip_address,
+            self._port,
+            app,
+            True,
+            request_handler=MotoRequestHandler,
+            fd=self._socket.fileno(),
+        )
+        self._socket.close()  # the server holds its own duplicate
         self._server_ready_event.set()
         self._server.serve_forever(poll_interval=0.05)
 
     def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+        try:
+            listener.bind((self._ip_address, self._port))
+            listener.listen(128)
+        except OSError as error:
+            listener.close()
+            reason = error.strerror or str(error)
+            raise EngineStartError(
+                f"cannot serve on {self._ip_address}:{self._port}: {reason}"
+            ) from None
+        self._socket = listener
         super().start()
-        if self.error is not None:
-            reason = getattr(self.error, "strerror", None) or str(self.error)
-            raise EngineStartError(f"cannot serve on 127.0.0.1:{self._port}: {reason}")
 
 
 def _check_port(port: int) -> None:
