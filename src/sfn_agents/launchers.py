@@ -7,18 +7,22 @@ API: each runtime's official client does the talking, not a re-implementation of
 - Java (java*): the classes run by aws-lambda-java-runtime-interface-client.
 
 Artifacts are rebuilt only when a source file is newer than them (`make tools-local-build`
-prebuilds them all).
+prebuilds them all). A build says so on the terminal before it starts (a first Rust build takes
+minutes); a tool that cannot be built fails its invocations with the reason and the make target
+that installs what it lacks.
 """
 
 import glob
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
+SETUP_HINT = "run `make tools-install` (the toolchains and packages) or `make tools-local-build`"
 SOURCE_SUFFIXES = {".go", ".mod", ".sum", ".rs", ".toml", ".lock", ".ts", ".json", ".java", ".xml"}
 
 
@@ -46,12 +50,24 @@ def _newest_source(code_dir: Path) -> float:
 def _build(code_dir: Path, artifact: Path, command: Sequence[str], env: dict[str, str]) -> None:
     if artifact.exists() and artifact.stat().st_mtime >= _newest_source(code_dir):
         return
-    result = subprocess.run(
-        list(command), cwd=code_dir, env={**os.environ, **env}, capture_output=True, text=True
+    print(  # the real terminal, not a function's captured log
+        f"sfn-agents: building {code_dir.name} for the local engine ({' '.join(command)}); "
+        "`make tools-local-build` prebuilds every tool",
+        file=sys.__stderr__,
+        flush=True,
     )
-    if result.returncode != 0 or not artifact.exists():
+    try:
+        result = subprocess.run(
+            list(command), cwd=code_dir, env={**os.environ, **env}, capture_output=True, text=True
+        )
+    except FileNotFoundError:
         raise LaunchError(
-            f"building {code_dir.name} failed: {' '.join(command)}\n{result.stderr[-3000:]}"
+            f"{command[0]} is not installed, so {code_dir.name} cannot be built: {SETUP_HINT}"
+        ) from None
+    if result.returncode != 0 or not artifact.exists():
+        output = (result.stderr or result.stdout)[-2000:].strip()
+        raise LaunchError(
+            f"building {code_dir.name} failed ({' '.join(command)}): {output}\n{SETUP_HINT}"
         )
     artifact.touch()
 
@@ -86,9 +102,7 @@ def _node(code_dir: Path, handler: str, repo: Path) -> Launch:
     _build(code_dir, bundle, ["npm", "run", "--silent", "build"], {})
     ric = repo / ".tools" / "node-ric" / "node_modules" / "aws-lambda-ric" / "index.mjs"
     if not ric.is_file():
-        raise LaunchError(
-            f"Node functions run through aws-lambda-ric: `make tools-install` ({ric})"
-        )
+        raise LaunchError(f"Node functions run through aws-lambda-ric ({ric}): {SETUP_HINT}")
     return Launch(
         ["node", str(ric)],
         bundle.parent,
