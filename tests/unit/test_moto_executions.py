@@ -139,3 +139,13 @@ def test_a_long_lived_engine_keeps_a_bounded_number_of_ended_executions(sfn, mon
     assert sfn.describe_execution(executionArn=arns[-1])["status"] == "SUCCEEDED"
     with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
         sfn.describe_execution(executionArn=arns[0])
+
+
+def test_the_shared_follower_reads_each_event_once_from_the_paged_history(sfn, long_history):
+    from sfn_agents.run_events import HistoryReader
+
+    arn, whole = long_history
+    reader = HistoryReader(sfn, arn, after=len(whole) - 150, page_size=40)
+    assert [e["id"] for e in reader.read()] == [e["id"] for e in whole[-150:]]
+    assert reader.calls == 4  # 150 new events in pages of 40, newest first
+    assert reader.read() == []
