@@ -12,7 +12,9 @@
   overwrite the stop: the execution is ABORTED, as on AWS.
 - A long-lived engine keeps every execution with its whole evaluation state (~0.75 MB each):
   ended executions beyond ``KEEP_ENDED_EXECUTIONS`` per state machine are forgotten, oldest first
-  (AWS keeps them 90 days; ask for an old one and it answers ExecutionDoesNotExist).
+  (AWS keeps them 90 days; ask for an old one and it answers ExecutionDoesNotExist). moto also
+  keeps every thread it ever started for an execution, a Map iteration or a parallel branch in
+  a module-level list (``TMP_THREADS``, a test-cleanup aid); finished ones are dropped from it.
 """
 
 import base64
@@ -30,6 +32,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
 
 MAX_INPUT_BYTES = 262_144
@@ -122,6 +125,7 @@ def _checked_and_bounded(original: Callable[..., Execution]) -> Callable[..., Ex
             )
         execution = original(self, state_machine_arn, name, execution_input, trace_header)
         _forget_old_executions(self.describe_state_machine(state_machine_arn).executions)
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
         return execution
 
     start_execution.bounded = True  # type: ignore[attr-defined]

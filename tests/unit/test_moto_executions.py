@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.utils import TMP_THREADS
 from sfn_cases import create_machine, run_execution
 
 from sfn_agents import moto_activities, moto_executions
@@ -139,6 +140,33 @@ def test_a_long_lived_engine_keeps_a_bounded_number_of_ended_executions(sfn, mon
     assert sfn.describe_execution(executionArn=arns[-1])["status"] == "SUCCEEDED"
     with pytest.raises(ClientError, match="ExecutionDoesNotExist"):
         sfn.describe_execution(executionArn=arns[0])
+
+
+def test_finished_engine_threads_are_not_kept(sfn):
+    machine = create_machine(
+        sfn,
+        {
+            "QueryLanguage": "JSONata",
+            "StartAt": "Each",
+            "States": {
+                "Each": {
+                    "Type": "Map",
+                    "Items": "{% [1, 2, 3, 4] %}",
+                    "ItemProcessor": {
+                        "StartAt": "P",
+                        "States": {"P": {"Type": "Pass", "End": True}},
+                    },
+                    "End": True,
+                }
+            },
+        },
+    )
+    for _ in range(3):
+        run_execution(sfn, machine, {})
+    before = len(TMP_THREADS)
+    for _ in range(10):
+        run_execution(sfn, machine, {})
+    assert len(TMP_THREADS) <= before + 1
 
 
 def test_the_shared_follower_reads_each_event_once_from_the_paged_history(sfn, long_history):
