@@ -90,7 +90,12 @@ class LocalFunction:
         with self._load_lock:
             if self._pool is None:
                 launch = launch_for(
-                    self.runtime, self.build_method, self.code_dir, self.handler, self.repo_root
+                    self.runtime,
+                    self.build_method,
+                    self.code_dir,
+                    self.handler,
+                    self.repo_root,
+                    memory_mb=self.memory,
                 )
                 env = {**_process_env(), **self.env, **launch.env}
                 env.update(

@@ -84,20 +84,20 @@ def java_home() -> str:
     return candidates[-1]
 
 
-def _go(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _go(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     binary = code_dir / ".local-build" / "bootstrap"
     flags = {"CGO_ENABLED": "0", "GOFLAGS": "-trimpath -buildvcs=false"}  # as mk/tools.mk
     _build(code_dir, binary, ["go", "build", "-o", str(binary), "."], flags)
     return Launch([str(binary)], code_dir)
 
 
-def _rust(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _rust(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     binary = code_dir / "target" / "debug" / "bootstrap"
     _build(code_dir, binary, ["cargo", "build", "--locked"], {})
     return Launch([str(binary)], code_dir)
 
 
-def _node(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _node(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     bundle = code_dir / "dist" / "index.js"
     _build(code_dir, bundle, ["npm", "run", "--silent", "build"], {})
     ric = repo / ".tools" / "node-ric" / "node_modules" / "aws-lambda-ric" / "index.mjs"
@@ -110,7 +110,7 @@ def _node(code_dir: Path, handler: str, repo: Path) -> Launch:
     )
 
 
-def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     home = java_home()
     classes = code_dir / "target" / "local-runtime"
     mvn = ["mvn", "-q", "-B", "-P", "local-runtime", "package", "-DskipTests"]
@@ -119,6 +119,7 @@ def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
     command = [
         f"{home}/bin/java",
         "--enable-native-access=ALL-UNNAMED",
+        *([f"-XX:MaxRAM={memory_mb}m"] if memory_mb else []),  # heap sized as on Lambda
         "-cp",
         classpath,
         JAVA_RIC_MAIN,
@@ -130,8 +131,11 @@ def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
 _locks: dict[Path, threading.Lock] = {}
 
 
-def launch_for(runtime: str, build_method: str, code_dir: Path, handler: str, repo: Path) -> Launch:
-    """Build if needed, and say how to start the function's runtime process."""
+def launch_for(
+    runtime: str, build_method: str, code_dir: Path, handler: str, repo: Path, memory_mb: int = 0
+) -> Launch:
+    """Build if needed, and say how to start the function's runtime process (a JVM sizes its
+    heap from ``memory_mb``, the function's MemorySize, as Lambda's Java runtime does)."""
     if runtime.startswith("java"):
         builder = _java
     elif runtime.startswith("nodejs"):
@@ -145,4 +149,4 @@ def launch_for(runtime: str, build_method: str, code_dir: Path, handler: str, re
             f"no local launcher for runtime {runtime} with BuildMethod {build_method or '-'}"
         )
     with _locks.setdefault(code_dir, threading.Lock()):
-        return builder(code_dir, handler, repo)
+        return builder(code_dir, handler, repo, memory_mb)

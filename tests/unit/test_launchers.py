@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from sfn_agents import launchers
 from sfn_agents.launchers import LaunchError, _build
 
 
@@ -32,3 +33,10 @@ def test_an_artifact_newer_than_its_sources_is_not_rebuilt(code_dir, capfd):
     capfd.readouterr()
     _build(code_dir, artifact, ["sh", "-c", "exit 1"], {})  # would fail if it ran
     assert "building" not in capfd.readouterr().err
+
+
+def test_a_jvm_sizes_its_heap_from_the_functions_memory(code_dir, monkeypatch):
+    monkeypatch.setattr(launchers, "_build", lambda *args: None)
+    monkeypatch.setattr(launchers, "java_home", lambda: "/opt/jdk")
+    launch = launchers.launch_for("java21", "", code_dir, "pkg.Handler::handle", code_dir, 1024)
+    assert "-XX:MaxRAM=1024m" in launch.command
