@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__, aws
+from sfn_agents import DEFAULT_PORT, __version__, aws
 from sfn_agents.catalog import UnknownName
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
-DEFAULT_PORT = 8566  # not LocalStack's 4566, so both can run side by side
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 
 
@@ -76,7 +75,7 @@ def _template_path(args: argparse.Namespace) -> Path:
 
 
 @contextmanager
-def local_engine(args: argparse.Namespace) -> Iterator[Any]:
+def local_engine(args: argparse.Namespace, only: Sequence[str] | None = None) -> Iterator[Any]:
     """An engine with the template deployed. With --script every provider's API is a scripted fake
     playing it; otherwise the functions reach the real providers, with keys from the environment
     or .env, and any *_BASE_URL variable passed on unchanged."""
@@ -106,7 +105,9 @@ def local_engine(args: argparse.Namespace) -> Iterator[Any]:
             if provider.key_name and found.get(provider.key_name):
                 secrets[provider.key_name] = found[provider.key_name]
         engine = stack.enter_context(LocalEngine(port=getattr(args, "port", 0)))
-        engine.deploy(template, parse_overrides(args.parameter_overrides), function_env, secrets)
+        engine.deploy(
+            template, parse_overrides(args.parameter_overrides), function_env, secrets, only=only
+        )
         yield engine
 
 
@@ -167,7 +168,7 @@ def load_catalog(args: argparse.Namespace, required: bool) -> Any:
 
 
 @contextmanager
-def target(args: argparse.Namespace) -> Iterator[Target]:
+def target(args: argparse.Namespace, only: Sequence[str] | None = None) -> Iterator[Target]:
     """A running engine's clients when SFN_AGENTS_ENDPOINT is set (AWS's otherwise, with
     AWS_PROFILE etc.: the same code), else a fresh in-process engine's."""
     if aws.endpoint():
@@ -181,7 +182,7 @@ def target(args: argparse.Namespace) -> Iterator[Target]:
         yield Target(sfn, s3, lambda_, None, catalog)
         return
     catalog = load_catalog(args, required=True)
-    with local_engine(args) as engine:
+    with local_engine(args, only) as engine:
         yield Target(
             engine.client("stepfunctions"),
             engine.client("s3"),
@@ -221,7 +222,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.script and not Path(args.script).is_file():
         raise UsageError(f"script {args.script} not found")
     run_input = execution_input(args)
-    with target(args) as where:
+    with target(args, only=[args.agent]) as where:
         state_machine = where.state_machine(args.agent)
         started = time.monotonic()
         execution_arn = start_execution(where.sfn, state_machine, run_input)
@@ -280,7 +281,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         event = json.loads(event_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise UsageError(f"cannot read event {event_path}: {error}") from None
-    with target(args) as where:
+    with target(args, only=[args.function]) as where:
         if where.engine is not None:
             try:
                 function = where.engine.function_for(args.function)

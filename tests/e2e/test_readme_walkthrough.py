@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from test_local_endpoint import free_port
 
+from sfn_agents import DEFAULT_PORT
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-README_PORT = "8566"
+README_PORT = str(DEFAULT_PORT)
 CALL_ID = re.compile(r"#\w{6}\b")
 
 
