@@ -288,7 +288,8 @@ STORED_BODIES = {
 
 
 def registry_events(response_url: str) -> list[Case]:
-    base: dict[str, Any] = {"RequestType": "Create", "ResponseURL": response_url, "StackId": "stack",
+    base: dict[str, Any] = {"RequestType": "Create", "ResponseURL": response_url,
+            "StackId": "stack",
             "RequestId": "r1", "LogicalResourceId": "Registry", "ResourceProperties": {
                 "ToolRegistryTable": "tools", "AgentRegistryTable": "agents",
                 "ResourceArns": {}}}  # fmt: skip
