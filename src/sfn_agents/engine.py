@@ -167,6 +167,9 @@ class LocalEngine:
         }
         if kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
+        elif kind == "AWS::Serverless::Api":  # served by sfn_agents.local_api, not by moto
+            assert self.resolver is not None
+            self.resolver.record(logical_id, logical_id)
         elif kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
             self._custom_resource(logical_id, spec.get("Properties", {}))
         else:
