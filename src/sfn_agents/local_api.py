@@ -62,7 +62,11 @@ def started(engine: Any, port: int, stack: Any, out: Any) -> "LocalApi":
     given = os.environ.get(API_KEY_VARIABLE, "")
     api = stack.enter_context(LocalApi(engine, port, given))
     print(f"sfn-agents API and web UI on {api.url}", file=out, flush=True)
-    source = f"from {API_KEY_VARIABLE}" if given else f"{api.api_key} (set {API_KEY_VARIABLE} to choose one)"
+    source = (
+        f"from {API_KEY_VARIABLE}"
+        if given
+        else f"{api.api_key} (set {API_KEY_VARIABLE} to choose one)"
+    )
     print(f"  API key: {source}", file=out, flush=True)
     return api
 
@@ -241,7 +245,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         cors = self.local_api.api.get("Cors") or {}
         methods = {r.method for r in self.local_api.routes if r.pattern.fullmatch(path)}
         if not cors or not methods:
-            return self._json(*_gateway_response(self.local_api.api, "MISSING_AUTHENTICATION_TOKEN", 403))
+            return self._json(
+                *_gateway_response(self.local_api.api, "MISSING_AUTHENTICATION_TOKEN", 403)
+            )
+
         def unquote(value: Any) -> str:  # SAM writes header values quoted
             return str(value).strip("'")
 

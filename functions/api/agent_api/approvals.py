@@ -10,15 +10,20 @@ conditional write, so a second answer gets 409, and only then sends the task tok
 
 import hashlib
 import json
+import time
+import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from agent_api.catalog import Catalog
 from agent_api.errors import Conflict, NotFound
 from agent_api.settings import Settings
-from botocore.exceptions import ClientError
 
 HISTORY_PAGE = 100
+LEASE_ID = "#refresh"  # the item that says an instance is taking tasks
+LEASE_SECONDS = 20
 
 
 def approval_id(run_id: str, tool_use_id: str) -> str:
@@ -49,6 +54,47 @@ class Approvals:
         return len(scheduled)
 
     def refresh(self) -> None:
+        """Take the untaken approval tasks. One API instance at a time (a lease in the table):
+        two takers counting the same task would leave one blocked in GetActivityTask's long poll;
+        the others wait for the holder to finish instead."""
+        owner = uuid.uuid4().hex
+        deadline = time.monotonic() + LEASE_SECONDS
+        while not self._lease(owner):
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.2)
+            if not self.table.get_item(Key={"approval_id": LEASE_ID}).get("Item"):
+                return  # the holder has finished: what it took is recorded
+        try:
+            self._take_untaken()
+        finally:
+            self.table.delete_item(
+                Key={"approval_id": LEASE_ID},
+                ConditionExpression="#o = :o",
+                ExpressionAttributeNames={"#o": "owner"},
+                ExpressionAttributeValues={":o": owner},
+            )
+
+    def _lease(self, owner: str) -> bool:
+        now = time.time()
+        try:
+            self.table.put_item(
+                Item={
+                    "approval_id": LEASE_ID,
+                    "status": "lease",
+                    "owner": owner,
+                    "expires": int(now + LEASE_SECONDS),
+                },
+                ConditionExpression="attribute_not_exists(approval_id) OR expires < :now",
+                ExpressionAttributeValues={":now": int(now)},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _take_untaken(self) -> None:
         for agent in self.catalog.agents().values():
             if not agent.approval_tools:
                 continue
@@ -108,8 +154,20 @@ class Approvals:
         return [self._public(item) for item in items]
 
     # ------------------------------------------------------------------ answers
-    def answer(self, approval: str, decision: dict[str, Any], reviewer: dict[str, str]) -> dict[str, Any]:
-        """Record the decision (409 when already answered), then hand it to the waiting run."""
+    def answer(
+        self, approval: str, decision: dict[str, Any], reviewer: dict[str, str]
+    ) -> dict[str, Any]:
+        """Record the decision (409 when already answered), then hand it to the waiting run. An id
+        not recorded yet (a run's waiting step shows it first) is looked for once."""
+        try:
+            return self._answer(approval, decision, reviewer)
+        except NotFound:
+            self.refresh()
+            return self._answer(approval, decision, reviewer)
+
+    def _answer(
+        self, approval: str, decision: dict[str, Any], reviewer: dict[str, str]
+    ) -> dict[str, Any]:
         status = "approved" if decision["approved"] else "rejected"
         answered_at = _now()
         try:

@@ -74,13 +74,19 @@ class Catalog:
     def _load(self) -> dict[str, Agent]:
         tools = _newest(_scan(self.dynamodb, self.tool_table), "tool_name")
         needs_approval = {
-            name for name, item in tools.items() if item.get("human_approval_required", {}).get("BOOL")
+            name
+            for name, item in tools.items()
+            if item.get("human_approval_required", {}).get("BOOL")
         }
         agents = {}
-        for name, item in sorted(_newest(_scan(self.dynamodb, self.agent_table), "agent_name").items()):
+        for name, item in sorted(
+            _newest(_scan(self.dynamodb, self.agent_table), "agent_name").items()
+        ):
             spec = json.loads(item["spec"]["S"])
             tool_names = [tool["name"] for tool in spec["tools"]]
-            approval = set(spec.get("approval_required_tools", [])) | (needs_approval & set(tool_names))
+            approval = set(spec.get("approval_required_tools", [])) | (
+                needs_approval & set(tool_names)
+            )
             agents[name] = Agent(
                 name=name,
                 description=spec.get("description", ""),

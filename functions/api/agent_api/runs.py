@@ -5,20 +5,22 @@ import json
 import re
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
+
+from agent_core.run_events import TERMINAL_EVENTS, HistoryReader, PollInterval, StepTranslator
+from botocore.exceptions import ClientError
 
 from agent_api.approvals import approval_id
 from agent_api.catalog import Catalog
 from agent_api.errors import BadRequest, NotFound
 from agent_api.settings import Settings
-from agent_core.run_events import HistoryReader, PollInterval, StepTranslator
-from botocore.exceptions import ClientError
 
 RUN_ID = re.compile(r"^(?P<agent>[a-z0-9][a-z0-9-]{0,63})\.(?P<suffix>[0-9a-f]{32})$")
 CURSOR = re.compile(r"^(?P<event>\d+)\.(?P<turn>\d+)\.(?P<transitions>\d+)$")
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PROMPT_PREVIEW = 500
+LOOKBACK_EVENTS = 50
 
 
 def _iso(value: Any) -> str | None:
@@ -143,7 +145,9 @@ class Runs:
             Key={"run_id": run["run_id"]},
             UpdateExpression="SET " + ", ".join(sets),
             ExpressionAttributeNames={f"#{name}": name for name in values | kept},
-            ExpressionAttributeValues={f":{name}": value for name, value in (values | kept).items()},
+            ExpressionAttributeValues={
+                f":{name}": value for name, value in (values | kept).items()
+            },
         )
 
     def list(
@@ -196,28 +200,39 @@ class Runs:
 
     # ------------------------------------------------------------------ events
     def events(self, run_id: str, after: str | None) -> dict[str, Any]:
-        """The run's steps after the cursor: ``{events, next, status}``; ``status`` is the run's
-        when its end is among them, else RUNNING."""
+        """The run's steps after the cursor: ``{events, next, status}`` (status: RUNNING until the
+        run has ended)."""
         agent = self._parse(run_id)
         cursor = Cursor.parse(after)
+        # Reading a little before the cursor (usually in the same page) recovers what steps
+        # after it refer to: the names of tool calls made earlier.
         reader = HistoryReader(
-            self.sfn, self.settings.execution_arn(agent, run_id), after=cursor.event
+            self.sfn,
+            self.settings.execution_arn(agent, run_id),
+            after=max(0, cursor.event - LOOKBACK_EVENTS),
         )
-        translator = StepTranslator(turn=cursor.turn, transitions=cursor.transitions)
         try:
-            steps = translator.steps(reader.read())
+            events = reader.read()
         except ClientError as error:
             if _missing(error):
                 raise NotFound(f"no run {run_id!r}") from None
             raise
-        status = "RUNNING"
+        earlier = StepTranslator()
+        earlier.steps([event for event in events if event["id"] <= cursor.event])
+        translator = StepTranslator(
+            turn=cursor.turn, transitions=cursor.transitions, tool_names=earlier.tool_names
+        )
+        steps = translator.steps([event for event in events if event["id"] > cursor.event])
+        # The run's end is its last event: seen here even when the cursor is already past it.
+        status = TERMINAL_EVENTS.get(events[-1]["type"], "RUNNING") if events else "RUNNING"
         for step in steps:
             if step["kind"] == "waiting" and step["wait"] == "approval":
                 step["approval_id"] = approval_id(run_id, step.get("id") or "")
             if step["kind"] == "finished":
-                status = step["status"]
                 step["transitions"] = translator.transitions
-        next_cursor = Cursor(reader.after, translator.turn, translator.transitions)
+        next_cursor = Cursor(
+            max(reader.after, cursor.event), translator.turn, translator.transitions
+        )
         return {"events": steps, "next": str(next_cursor), "status": status, "calls": reader.calls}
 
     def wait_for_news(self, run_id: str, after: str | None, seconds: float) -> dict[str, Any]:

@@ -41,7 +41,9 @@ class RunSessions:
             if run["status"] == "SUCCEEDED":
                 conversation = (self.runs.get(run["run_id"])["output"] or {}).get("conversation")
                 if conversation:
-                    body = self.s3.get_object(Bucket=conversation["bucket"], Key=conversation["key"])
+                    body = self.s3.get_object(
+                        Bucket=conversation["bucket"], Key=conversation["key"]
+                    )
                     return list(json.loads(body["Body"].read())["messages"])
         return []
 

@@ -102,9 +102,13 @@ class StepTranslator:
         if kind.endswith("StateEntered"):
             self.transitions += 1
             details = event.get("stateEnteredEventDetails", {})
+            state_input = _json(details.get("input"))
+            call = state_input.get("call") if isinstance(state_input, dict) else None
+            if isinstance(call, dict) and call.get("id"):  # a tool state: its result's name
+                self.tool_names[call["id"]] = call.get("name", "?")
             wait = WAITING_STATES.get(details.get("name", ""))
             if wait:
-                call = (_json(details.get("input")) or {}).get("call", {})
+                call = call or {}
                 yield base | {
                     "kind": "waiting",
                     "wait": wait,
