@@ -220,7 +220,10 @@ class Runs:
         earlier = StepTranslator()
         earlier.steps([event for event in events if event["id"] <= cursor.event])
         translator = StepTranslator(
-            turn=cursor.turn, transitions=cursor.transitions, tool_names=earlier.tool_names
+            turn=cursor.turn,
+            transitions=cursor.transitions,
+            tool_names=earlier.tool_names,
+            results=earlier.results,
         )
         steps = translator.steps([event for event in events if event["id"] > cursor.event])
         # The run's end is its last event: seen here even when the cursor is already past it.

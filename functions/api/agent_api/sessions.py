@@ -56,7 +56,7 @@ class RunSessions:
 
 def session_store(settings: Any, runs: Runs, runs_table: Any, s3: Any) -> Sessions:
     try:
-        from agent_core.sessions import SessionStore  # type: ignore[import-not-found]
+        from agent_core.sessions import SessionStore
     except ImportError:
         return RunSessions(runs, runs_table, s3)
     store: Sessions = SessionStore(settings.sessions_table, settings.artifact_bucket, s3=s3)

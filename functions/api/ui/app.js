@@ -96,8 +96,8 @@ function renderStep(step, into, run) {
         element("summary", {}, `→ ${step.name}`), element("pre", {}, pretty(step.input))));
       break;
     case "waiting": {
-      const card = element("div", { class: "tool waiting", "data-approval": step.approval_id || "" },
-        element("strong", {}, `⏸ ${step.name} waits for ${step.wait === "approval" ? "approval" : step.wait}`),
+      const card = element("div", { class: "tool waiting", "data-call": step.id || "" },
+        element("strong", {}, `${step.name} waits for ${step.wait === "approval" ? "approval" : step.wait}`),
         element("pre", {}, pretty(step.input)));
       if (step.wait === "approval" && step.approval_id) card.append(approvalButtons(step.approval_id));
       into.append(card);
@@ -105,6 +105,9 @@ function renderStep(step, into, run) {
     }
     case "tool_result": {
       const name = step.name && step.name !== "?" ? step.name : run.toolNames[step.id] || "tool";
+      // The wait is over: its buttons give way to what happened.
+      into.querySelectorAll(`.tool.waiting[data-call="${CSS.escape(step.id)}"] .decide`).forEach((decide) =>
+        decide.replaceChildren(element("span", { class: "answered" }, step.is_error ? "answered: not run" : "answered: ran")));
       into.append(element("details", { class: `tool result${step.is_error ? " failed" : ""}`, open: "" },
         element("summary", {}, `← ${name}${step.is_error ? " · error" : ""}`), resultBody(step.content)));
       break;
