@@ -73,7 +73,8 @@ def test_ask_approve_in_the_chat_and_read_the_answer(page):
     connect(page)
     exchange = ask(page)
     expect = playwright_api.expect
-    expect(exchange.locator(".tool.call")).to_contain_text("SELECT COUNT(*) AS players FROM players")
+    call = exchange.locator(".tool.call")
+    expect(call).to_contain_text("SELECT COUNT(*) AS players FROM players")
     exchange.get_by_role("button", name="Approve").click()
     expect(exchange.locator(".bubble.answer")).to_contain_text(
         "The database holds 750 players.", timeout=60_000
