@@ -370,6 +370,9 @@ class LocalEngine:
         }
         if kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
+        elif kind == "AWS::Serverless::Api":  # served by sfn_agents.local_api, not by moto
+            assert self.resolver is not None
+            self.resolver.record(logical_id, logical_id)
         elif _is_custom(kind):
             self._custom_resource(logical_id, spec.get("Properties", {}))
         else:
