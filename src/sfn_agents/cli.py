@@ -339,15 +339,18 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def cmd_local_start(args: argparse.Namespace) -> int:
+    from sfn_agents import local_api
+
     if args.port:
         _check_port_free(args.port)
     signal.signal(signal.SIGTERM, _interrupt)  # stop as on Ctrl-C: sandboxes end with the engine
-    with local_engine(args) as engine:
+    with local_engine(args) as engine, ExitStack() as stack:
         try:
             print(f"sfn-agents local engine on {engine.endpoint} (Ctrl-C to stop)", flush=True)
             print(f"  export SFN_AGENTS_ENDPOINT={engine.endpoint}", flush=True)
             for agent, logical_id in sorted(engine.agents.items()):
                 print(f"  agent {agent}: {engine.state_machines[logical_id]}", flush=True)
+            local_api.started(engine, args.api_port, stack, sys.stdout)
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
@@ -530,6 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_PORT,
         help="loopback port (default: %(default)s; 0: any free port)",
     )
+    start.add_argument("--api-port", type=port_number, default=3000, help="the HTTP API and web UI")
     template_options(start)  # --script: every agent run on this engine plays it
     start.set_defaults(handler=cmd_local_start)
 

@@ -94,7 +94,8 @@ class StepTranslator:
     turn: int = 0
     transitions: int = 0
     tool_names: dict[str, str] = field(default_factory=dict)
-    results_seen: set[str] = field(default_factory=set)
+    # A caught tool error leaves its result twice (the failed state's, then ToolFailed's): once.
+    results: set[str] = field(default_factory=set)
     # event id -> the state it belongs to, followed through previousEventId (Task* events)
     state_of_event: dict[int, str] = field(default_factory=dict)
 
@@ -111,9 +112,13 @@ class StepTranslator:
             self.transitions += 1
             details = event.get("stateEnteredEventDetails", {})
             self.state_of_event[event["id"]] = details.get("name", "")
+            state_input = _json(details.get("input"))
+            call = state_input.get("call") if isinstance(state_input, dict) else None
+            if isinstance(call, dict) and call.get("id"):  # a tool state: its result's name
+                self.tool_names[call["id"]] = call.get("name", "?")
             wait = WAITING_STATES.get(details.get("name", ""))
             if wait:
-                call = (_json(details.get("input")) or {}).get("call", {})
+                call = call or {}
                 yield base | {
                     "kind": "waiting",
                     "wait": wait,
@@ -126,11 +131,13 @@ class StepTranslator:
             output = _payload(_json(details.get("output")))
             if details.get("name") == "CallModel" and isinstance(output, dict):
                 yield from self._model_turn(base, output)
-            elif isinstance(output, dict) and output.get("type") == "tool_result":
+            elif (
+                isinstance(output, dict)
+                and output.get("type") == "tool_result"
+                and output.get("tool_use_id", "") not in self.results
+            ):
                 call_id = output.get("tool_use_id", "")
-                if call_id in self.results_seen:  # a Catch's state and ToolFailed both carry it
-                    return
-                self.results_seen.add(call_id)
+                self.results.add(call_id)
                 yield base | {
                     "kind": "tool_result",
                     "id": call_id,
