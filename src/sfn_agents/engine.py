@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+import yaml
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
@@ -280,7 +281,7 @@ class LocalEngine:
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None
         name = self._resolve(props.get("Name")) or f"{STACK}-{logical_id}"
-        definition = (self.template.root / props["DefinitionUri"]).read_text()
+        definition = definition_json(self.template.root / props["DefinitionUri"])
         substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", str(value))
@@ -339,3 +340,11 @@ class LocalEngine:
                 return function
         known = sorted(f.logical_id for f in self.functions.by_name.values())
         raise KeyError(f"no function {logical_id_or_name!r}; known: {', '.join(known)}")
+
+
+def definition_json(path: Path) -> str:
+    """A state machine definition as JSON text; SAM converts a YAML DefinitionUri the same way."""
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        return json.dumps(yaml.safe_load(text), indent=2)
+    return text

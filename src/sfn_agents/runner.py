@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sfn_agents.history import load_messages as load_messages  # the CLI's history loader
+
 POLL_SECONDS = 0.05
 HistoryEvent = dict[str, Any]
 
@@ -74,11 +76,3 @@ def run_execution(
         duration_seconds=time.monotonic() - started,
         events=events,
     )
-
-
-def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The full message history the run's last turn stored."""
-    if not conversation:
-        return []
-    body = s3.get_object(Bucket=conversation["bucket"], Key=conversation["key"])["Body"].read()
-    return json.loads(body)["messages"]
