@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from provider_cases import SQL_TOOLS, LambdaContext
 
+from sfn_agents.history import load_messages
 from sfn_agents.scripted import ScriptedServer
 
 SECRET_KEY = "sk-ant-test-DO-NOT-LOG-7f3a9c"
@@ -114,12 +115,8 @@ def test_a_tool_turn_then_an_answer_with_history_in_s3(handler_for):
     assert second["stop_reason"] == "end_turn"
     assert second["message"]["content"][0]["text"] == "Got 1 and 2."
     assert second["conversation"]["messages"] == 4
-    stored = json.loads(
-        boto3.client("s3")
-        .get_object(Bucket="artifacts", Key=second["conversation"]["key"])["Body"]
-        .read()
-    )
-    assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+    stored = load_messages(boto3.client("s3"), second["conversation"])
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
     assert second["usage"]["input_tokens"] > 0 and second["priced"] is True
 
 

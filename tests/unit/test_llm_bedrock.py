@@ -19,6 +19,7 @@ import boto3
 import pytest
 from provider_cases import SQL_TOOLS, SQL_TURNS, LambdaContext, scripted_model, tool_results
 
+from sfn_agents.history import load_messages
 from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import ScriptedServer
 
@@ -112,8 +113,7 @@ def prompt(text: str = "Which team was best?") -> dict[str, Any]:
 
 def stored(moto_url: str, ref: dict[str, Any]) -> list[dict[str, Any]]:
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
-    body = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
-    return json.loads(body)["messages"]
+    return load_messages(s3, ref)
 
 
 # ----------------------------------------------------------------------------- conversation
