@@ -153,6 +153,7 @@ def run_agent(engine: LocalEngine, scripted_model: ScriptedServer) -> Callable[.
         script: dict[str, Any],
         prompt: str = "question",
         agent: str = "sql-agent",
+        timeout_seconds: float = 120,
         **execution_input: Any,
     ) -> AgentRun:
         scripted_model.play(script)
@@ -160,7 +161,7 @@ def run_agent(engine: LocalEngine, scripted_model: ScriptedServer) -> Callable[.
             engine.client("stepfunctions"),
             engine.state_machine_for(agent),
             {"prompt": prompt, **execution_input},
-            timeout_seconds=120,
+            timeout_seconds=timeout_seconds,
         )
         return AgentRun(engine, result)
 

@@ -167,3 +167,32 @@ def test_three_90_kb_results_in_one_turn_complete(run_agent):
     for result in results:
         assert len(result["content"]) < 16_384 and "result truncated" in result["content"]
         assert result["content_ref"]["chars"] > 90_000  # the whole result is in S3
+
+
+@pytest.fixture
+def long_running_sql_agent(engine):
+    """The SQL agent with max_turns raised to 250: a spec change, which only the registry makes."""
+    dynamodb = engine.client("dynamodb")
+    table = next(t for t in dynamodb.list_tables()["TableNames"] if t.startswith("sfn-agents-agents-"))
+    key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
+    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    spec = json.loads(item["spec"]["S"])
+    raised = {**spec, "limits": {**spec["limits"], "max_turns": 250, "max_total_tokens": 10**9}}
+    dynamodb.put_item(TableName=table, Item={**item, "spec": {"S": json.dumps(raised)}})
+    yield
+    dynamodb.put_item(TableName=table, Item=item)
+
+
+def test_a_200_turn_run_stays_inside_its_input_budget(
+    run_agent, scripted_model, long_running_sql_agent
+):
+    script = {"turns": [{"tool_calls": [big_value_query(14_000)]}] * 199 + [{"text": "done"}]}
+    run = run_agent(script, max_input_tokens=30_000, max_turns=200, timeout_seconds=900)
+
+    assert run.result.status == "SUCCEEDED", run.result.cause
+    assert run.output["turns"] == 200 and run.output["answer"] == "done"
+    requests = scripted_model.requests["anthropic"]
+    assert len(requests) == 200  # the strict fake refused none
+    assert max(len(json.dumps(r)) for r in requests) < 30_000 * 4  # the fake's chars per token
+    assert len(run.messages) == 400  # the full history is kept
+    assert len(run.tool_results()[0]["content"]) > 14_000
