@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__
+from sfn_agents import __version__, conversation_cli
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
 
@@ -122,9 +122,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with aws_clients(args) as (sfn, s3, _, engine):
         state_machine = find_state_machine(sfn, engine, args.agent)
         execution_input: dict[str, Any] = {"prompt": args.prompt}
-        for option in ("max_turns", "provider", "model"):
-            if getattr(args, option):
-                execution_input[option] = getattr(args, option)
+        execution_input.update(conversation_cli.run_input(args))
         printer = AgentPrinter(sys.stdout)
         result = run_execution(
             sfn,
@@ -325,11 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("agent", help="agent registry name or state machine logical id")
     run.add_argument("prompt")
     run.add_argument("--json", action="store_true", help="print one JSON object instead of steps")
-    run.add_argument("--max-turns", type=int, help="lower the agent's turn limit for this run")
+    conversation_cli.add_run_options(run)
     run.add_argument("--provider", help="use this provider for this run (anthropic, openai, ...)")
     run.add_argument("--model", help="use this model for this run")
     _template_options(run)
     run.set_defaults(handler=cmd_run)
+    conversation_cli.register(commands, _template_options)
 
     invoke = commands.add_parser("invoke", help="invoke one function (like sam local invoke)")
     invoke.add_argument("function", help="function logical id or name")
