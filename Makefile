@@ -68,6 +68,7 @@ build: install tools-sam-prereqs
 bench: install
 	$(BIN)/python bench/agent_loop.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/conversation.py
 
 deploy: build
 	$(BIN)/sam deploy --guided

@@ -114,8 +114,9 @@ def find_state_machine(sfn: Any, engine: Any, agent: str) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sfn_agents.history import load_messages
     from sfn_agents.render import AgentPrinter
-    from sfn_agents.runner import load_messages, run_execution
+    from sfn_agents.runner import run_execution
 
     if args.script and not Path(args.script).is_file():
         raise UsageError(f"script {args.script} not found")

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sfn_agents.history import load_messages as load_messages  # the CLI's history loader
-
 POLL_SECONDS = 0.05
 HistoryEvent = dict[str, Any]
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from sfn_agents.engine import LocalEngine
-from sfn_agents.runner import RunResult, load_messages, run_execution
+from sfn_agents.history import load_messages
+from sfn_agents.runner import RunResult, run_execution
 from sfn_agents.scripted import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,9 +18,9 @@ SCRIPT = {
 def chat(tmp_path: Path, lines: str, *args: str) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "script.json"
     script.write_text(json.dumps(SCRIPT))
+    command = ["chat", "sql-agent", "--script", str(script), *args]
     return subprocess.run(
-        [sys.executable, "-m", "sfn_agents.cli", "chat", "sql-agent", "--script", str(script)]
-        + list(args),
+        [sys.executable, "-m", "sfn_agents.cli", *command],
         input=lines,
         capture_output=True,
         text=True,

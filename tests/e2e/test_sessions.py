@@ -173,7 +173,9 @@ def test_three_90_kb_results_in_one_turn_complete(run_agent):
 def long_running_sql_agent(engine):
     """The SQL agent with max_turns raised to 250: a spec change, which only the registry makes."""
     dynamodb = engine.client("dynamodb")
-    table = next(t for t in dynamodb.list_tables()["TableNames"] if t.startswith("sfn-agents-agents-"))
+    table = next(
+        t for t in dynamodb.list_tables()["TableNames"] if t.startswith("sfn-agents-agents-")
+    )
     key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     spec = json.loads(item["spec"]["S"])

@@ -60,7 +60,7 @@ def fit(system: str, tools: list[Any], messages: list[Message], budget: int) -> 
     limit = budget * CHARS_PER_TOKEN - fixed
     if sum(sizes) <= limit:
         return messages
-    trimmed = [dict(m, content=list(m["content"])) for m in messages]
+    trimmed: list[dict[str, Any]] = [dict(m, content=list(m["content"])) for m in messages]
     newest_user = len(trimmed) - 1
     for index in range(newest_user):
         content = trimmed[index]["content"]

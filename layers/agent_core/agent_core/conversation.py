@@ -6,10 +6,11 @@ grows. The state machine carries only a reference to the newest object.
 
 Keys are unique per execution and per attempt:
 ``<scope>/<execution-hash>/turn-0007-a1.json`` where ``scope`` is ``conversations/<agent>`` for a
-run without a session and ``sessions/<agent>/<session-hash>`` for one, ``execution-hash`` is a SHA-256 of the execution ARN (so names such as
-``x+1`` and ``x=1`` never share a folder) and ``a1`` is the state's retry count. A retried attempt
-with the same input rewrites the same key (idempotent); a timed-out attempt that writes late writes
-its own key, which no reference ever points to, so the next attempt never sees it.
+run without a session and ``sessions/<agent>/<session-hash>`` for one, ``execution-hash`` is a
+SHA-256 of the execution ARN (so names such as ``x+1`` and ``x=1`` never share a folder) and
+``a1`` is the state's retry count. A retried attempt with the same input rewrites the same key
+(idempotent); a timed-out attempt that writes late writes its own key, which no reference ever
+points to, so the next attempt never sees it.
 
 Loading follows the parent chain. A warm function keeps the conversations it wrote in memory, so
 the next turn's load costs nothing; a cold one lists the scope's folder once and fetches the

@@ -61,7 +61,7 @@ class SessionStore:
         item = self.get(session_id)
         if not item or not item.get("conversation"):
             return []
-        return list(self._conversations.load(item["conversation"]))
+        return [dict(m) for m in self._conversations.load(item["conversation"])]
 
     def list(self, agent: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
         """Sessions, most recently updated first (of one agent when given)."""

@@ -129,12 +129,13 @@ def _record_usage(event: TurnEvent, model: str, usage: Usage, cost: float | None
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=usage["input_tokens"])
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=usage["output_tokens"])
     metrics.add_metric(name="ModelTurns", unit=MetricUnit.Count, value=1)
+    counts: dict[str, Any] = dict(usage)
     for field, name in (
         ("cache_read_input_tokens", "CacheReadInputTokens"),
         ("cache_creation_input_tokens", "CacheWriteInputTokens"),
     ):
-        if usage[field]:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=usage[field])
+        if counts[field]:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[field])
     if cost is not None:
         metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost)
 
@@ -193,7 +194,7 @@ def run_turn(
         [*turn_event.new_messages, reply.message],
     )
     tools_by_name = {t["name"]: t for t in turn_event.tools}
-    tool_calls = [
+    tool_calls: list[dict[str, Any]] = [
         {**call, "error": _answerable(call, index, tools_by_name)}
         for index, call in enumerate(tool_uses(reply.message))
     ]
@@ -238,8 +239,8 @@ def _bounded_input(tool_input: dict[str, Any]) -> dict[str, Any]:
 
 
 def _bounded(message: Message) -> Message:
-    content = [
-        {**b, "input": _bounded_input(b["input"])} if b["type"] == "tool_use" else b
-        for b in message["content"]
-    ]
+    content: list[dict[str, Any]] = [dict(b) for b in message["content"]]
+    for block in content:
+        if block["type"] == "tool_use":
+            block["input"] = _bounded_input(block["input"])
     return {"role": message["role"], "content": content}  # type: ignore[typeddict-item]

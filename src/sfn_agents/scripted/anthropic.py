@@ -188,7 +188,9 @@ def _digest(text: str) -> str:
 
 def block_positions(request: dict[str, Any]) -> list[tuple[str, ...]]:
     """Every block of the request in prefix order (tools, system, messages), as paths."""
-    positions = [("tools", str(i)) for i in range(len(request.get("tools") or []))]
+    positions: list[tuple[str, ...]] = [
+        ("tools", str(i)) for i in range(len(request.get("tools") or []))
+    ]
     system = request.get("system")
     positions += [
         ("system", str(i)) for i in range(len(system if isinstance(system, list) else []))
@@ -220,8 +222,9 @@ def _check_cache_points(request: dict[str, Any]) -> None:
 
 def _at(request: dict[str, Any], point: tuple[str, ...]) -> dict[str, Any]:
     if point[0] == "messages":
-        return _blocks(request["messages"][int(point[1])])[int(point[2])]  # type: ignore[no-any-return]
-    return request[point[0]][int(point[1])]  # type: ignore[no-any-return]
+        return _blocks(request["messages"][int(point[1])])[int(point[2])]
+    block: dict[str, Any] = request[point[0]][int(point[1])]
+    return block
 
 
 def prefix_text(request: dict[str, Any], point: tuple[str, ...]) -> str:
