@@ -11,7 +11,9 @@ Strategy, applied in order until the estimate fits:
 2. Drop the oldest turns: (assistant, user) message pairs right after the first message go, and
    the first message gets a note saying how many messages were left out (OMITTED_NOTE), so the
    model knows and the scripted model can keep its place in a script.
-3. If the newest exchange alone does not fit, the turn fails with a clear LlmFatalError."""
+3. If the newest exchange alone does not fit, the turn fails with a clear LlmFatalError.
+Clearing and dropping move in steps of TRIM_STEP messages, so consecutive requests share their
+prefix and prompt caching keeps working."""
 
 import json
 from functools import cache
@@ -27,6 +29,10 @@ MARGIN = 0.05
 OMITTED_NOTE = "[sfn-agents: {count} earlier messages were left out of this request to fit the context budget.]"  # noqa: E501
 CLEARED_NOTE = "[tool result cleared to fit the context budget: {chars} characters]"
 _KEEP_RESULT_CHARS = 200  # results this short are not worth clearing
+# Trimming moves in steps of this many messages, so the trimmed prefix stays the same for several
+# turns and the provider's prompt cache keeps hitting (a prefix that changes every turn would be
+# written to the cache, at a premium, every turn).
+TRIM_STEP = 16
 
 
 @cache
@@ -69,13 +75,15 @@ def fit(system: str, tools: list[Any], messages: list[Message], budget: int) -> 
             if isinstance(text, str) and len(text) > _KEEP_RESULT_CHARS:
                 content[position] = {**block, "content": CLEARED_NOTE.format(chars=len(text))}
         sizes[index] = len(json.dumps(trimmed[index])) + 2
-        if sum(sizes) <= limit:
+        if sum(sizes) <= limit and (index + 1) % TRIM_STEP == 0:
             return trimmed  # type: ignore[return-value]
+    if sum(sizes) <= limit:
+        return trimmed  # type: ignore[return-value]
     # Drop (assistant, user) pairs after the first message; keep the newest exchange.
     first, rest, rest_sizes = trimmed[0], trimmed[1:], sizes[1:]
     dropped = 0
     note_size = len(OMITTED_NOTE) + 40
-    while len(rest) > 2 and sizes[0] + note_size + sum(rest_sizes) > limit:
+    while len(rest) > 2 and (sizes[0] + note_size + sum(rest_sizes) > limit or dropped % TRIM_STEP):
         rest, rest_sizes = rest[2:], rest_sizes[2:]
         dropped += 2
     if sizes[0] + note_size + sum(rest_sizes) > limit:
