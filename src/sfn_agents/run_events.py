@@ -1,0 +1,1 @@
+../../layers/agent_core/agent_core/run_events.py
