@@ -31,7 +31,8 @@ MODEL_PRICE = PRICES["claude-sonnet-5*"]  # the Anthropic function's default mod
 def raise_turn_limit(engine: LocalEngine, turns: int) -> None:
     """A spec change: the SQL agent may run `turns` turns."""
     dynamodb = engine.client("dynamodb")
-    table = next(t for t in dynamodb.list_tables()["TableNames"] if "-agents-agents-" in t)
+    engine.ensure(["AgentRegistryTable", "SqlAgentStateMachine"])
+    table = engine.resolver.refs["AgentRegistryTable"]
     key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     spec = json.loads(item["spec"]["S"])

@@ -47,7 +47,7 @@ def _store(args: argparse.Namespace, engine: Any, s3: Any) -> Any:
 def cmd_sessions(args: argparse.Namespace) -> int:
     from sfn_agents.cli import aws_clients
 
-    with aws_clients(args) as (_, s3, _, engine):
+    with aws_clients(args, only=["SessionsTable"]) as (_, s3, _, engine):
         store = _store(args, engine, s3)
         if args.session_command == "show":
             item = store.get(args.id)
@@ -90,7 +90,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from sfn_agents.render import AgentPrinter
     from sfn_agents.runner import run_execution
 
-    with aws_clients(args) as (sfn, _, _, engine):
+    with aws_clients(args, only=[args.agent]) as (sfn, _, _, engine):
         state_machine = find_state_machine(sfn, engine, args.agent)
         session = args.session or f"chat-{uuid.uuid4().hex[:12]}"
         print(f"session {session} with {args.agent}; /new starts a new session, Ctrl-D leaves")

@@ -30,11 +30,8 @@ def big_value_query(chars: int) -> dict[str, Any]:
 
 @pytest.fixture
 def sessions(engine):
-    tables = engine.client("dynamodb").list_tables()["TableNames"]
-    table = next(t for t in tables if t.startswith("sfn-agents-sessions-"))
-    bucket = next(
-        b["Name"] for b in engine.client("s3").list_buckets()["Buckets"] if "artifact" in b["Name"]
-    )
+    engine.ensure(["SessionsTable", "ArtifactBucket"])
+    table, bucket = engine.resolver.refs["SessionsTable"], engine.resolver.refs["ArtifactBucket"]
     return session_store(table, bucket, engine.client("dynamodb"), engine.client("s3"))
 
 
@@ -173,9 +170,8 @@ def test_three_90_kb_results_in_one_turn_complete(run_agent):
 def long_running_sql_agent(engine):
     """The SQL agent with max_turns raised to 250: a spec change, which only the registry makes."""
     dynamodb = engine.client("dynamodb")
-    table = next(
-        t for t in dynamodb.list_tables()["TableNames"] if t.startswith("sfn-agents-agents-")
-    )
+    engine.ensure(["AgentRegistryTable", "SqlAgentStateMachine"])
+    table = engine.resolver.refs["AgentRegistryTable"]
     key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
     spec = json.loads(item["spec"]["S"])
