@@ -77,6 +77,7 @@ bench: install
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/follow_calls.py
+	$(BIN)/python bench/conversation.py
 
 deploy: build
 	$(BIN)/sam deploy --guided

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import DEFAULT_PORT, __version__, aws
+from sfn_agents import DEFAULT_PORT, __version__, aws, conversation_cli
 from sfn_agents.catalog import UnknownName
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
@@ -207,17 +207,16 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
             raise UsageError(f'--input {source} must hold a JSON object, like {{"prompt": "…"}}')
     if args.prompt is not None:
         given["prompt"] = args.prompt
-    for option in ("max_turns", "provider", "model"):
-        if getattr(args, option) is not None:
-            given[option] = getattr(args, option)
+    given.update(conversation_cli.run_input(args))
     if "prompt" not in given:
         raise UsageError('give a PROMPT argument or an --input with a "prompt" field')
     return given
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from sfn_agents.history import load_messages
     from sfn_agents.render import AgentPrinter, failure_reason
-    from sfn_agents.runner import follow_execution, load_messages, start_execution
+    from sfn_agents.runner import follow_execution, start_execution
 
     if args.script and not Path(args.script).is_file():
         raise UsageError(f"script {args.script} not found")
@@ -503,6 +502,7 @@ def add_run(commands: Any) -> argparse.ArgumentParser:
         help="on Ctrl-C, stop the execution on the endpoint or AWS (runs in the in-process "
         "engine always stop)",
     )
+    conversation_cli.add_run_options(run)
     template_options(run)
     run.set_defaults(handler=cmd_run)
     return run
@@ -516,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     add_run(commands)
+    conversation_cli.register(commands, template_options, positive_int)
 
     invoke = commands.add_parser("invoke", help="invoke one function (like sam local invoke)")
     invoke.add_argument("function", help="function logical id or name")

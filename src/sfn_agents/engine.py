@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+import yaml
 from botocore.config import Config
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
@@ -533,7 +534,7 @@ class LocalEngine:
         assert self.template is not None and self.resolver is not None
         self._record_state_machine(logical_id, props)
         name = self.resolver.attributes[logical_id]["Name"]
-        definition = (self.template.root / props["DefinitionUri"]).read_text()
+        definition = definition_json(self.template.root / props["DefinitionUri"])
         substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", str(value))
@@ -603,3 +604,11 @@ class LocalEngine:
 
 def _is_custom(kind: str) -> bool:
     return kind.startswith("Custom::") or kind in CUSTOM_RESOURCE_TYPES
+
+
+def definition_json(path: Path) -> str:
+    """A state machine definition as JSON text; SAM converts a YAML DefinitionUri the same way."""
+    text = path.read_text()
+    if path.suffix in (".yaml", ".yml"):
+        return json.dumps(yaml.safe_load(text), indent=2)
+    return text

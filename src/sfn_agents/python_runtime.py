@@ -41,6 +41,21 @@ def _forget_modules_under(dirs: Sequence[Path], names: set[str]) -> None:
             del sys.modules[name]
 
 
+def import_isolated(
+    module_name: str, own_dirs: Sequence[Path], env: Mapping[str, str] | None = None
+) -> Any:
+    """Import ``module_name`` from ``own_dirs`` without leaving their modules in sys.modules."""
+    with _import_lock, overlay(env or {}), _path_first(own_dirs):
+        before = set(sys.modules)
+        clashing = {n for n in before if n == module_name or n.startswith(module_name + ".")}
+        for name in clashing:
+            del sys.modules[name]
+        try:
+            return importlib.import_module(module_name)
+        finally:
+            _forget_modules_under(own_dirs, set(sys.modules) - before | clashing)
+
+
 def load_handler(
     code_dir: Path,
     handler: str,
@@ -51,16 +66,7 @@ def load_handler(
     module_name, _, function_name = handler.rpartition(".")
     if not module_name:
         raise ValueError(f"handler {handler!r} is not of the form module.function")
-    own_dirs = [code_dir, *layer_dirs]
-    with _import_lock, overlay(env or {}), _path_first(own_dirs):
-        before = set(sys.modules)
-        clashing = {n for n in before if n == module_name or n.startswith(module_name + ".")}
-        for name in clashing:
-            del sys.modules[name]
-        try:
-            module = importlib.import_module(module_name)
-        finally:
-            _forget_modules_under(own_dirs, set(sys.modules) - before | clashing)
+    module = import_isolated(module_name, [code_dir, *layer_dirs], env)
     function = getattr(module, function_name, None)
     if not callable(function):
         raise AttributeError(f"{code_dir}/{module_name}.py has no callable {function_name!r}")

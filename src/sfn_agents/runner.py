@@ -112,11 +112,3 @@ def run_execution(
     result = follow_execution(sfn, execution_arn, on_step, timeout_seconds)
     result.duration_seconds = time.monotonic() - started
     return result
-
-
-def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """The full message history the run's last turn stored."""
-    if not conversation:
-        return []
-    body = s3.get_object(Bucket=conversation["bucket"], Key=conversation["key"])["Body"].read()
-    return json.loads(body)["messages"]

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from sfn_agents.engine import LocalEngine
-from sfn_agents.runner import RunResult, load_messages, run_execution
+from sfn_agents.history import load_messages
+from sfn_agents.runner import RunResult, run_execution
 from sfn_agents.scripted import ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -153,6 +154,7 @@ def run_agent(engine: LocalEngine, scripted_model: ScriptedServer) -> Callable[.
         script: dict[str, Any],
         prompt: str = "question",
         agent: str = "sql-agent",
+        timeout_seconds: float = 120,
         **execution_input: Any,
     ) -> AgentRun:
         scripted_model.play(script)
@@ -160,7 +162,7 @@ def run_agent(engine: LocalEngine, scripted_model: ScriptedServer) -> Callable[.
             engine.client("stepfunctions"),
             engine.state_machine_for(agent),
             {"prompt": prompt, **execution_input},
-            timeout_seconds=120,
+            timeout_seconds=timeout_seconds,
         )
         return AgentRun(engine, result)
 

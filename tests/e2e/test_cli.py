@@ -57,7 +57,7 @@ def test_run_streams_steps_and_ends_with_the_summary():
     assert any(line.startswith(f"  → execute_sql_query#{call_id} ") for line in lines)
     assert "won the most games in 2024" in result.stdout
     summary = lines[-1]
-    assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 18")
+    assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 20")
 
 
 def test_run_json_on_another_database_given_by_parameter_override(tmp_path, planets_db):
@@ -98,7 +98,7 @@ def test_run_json_on_another_database_given_by_parameter_override(tmp_path, plan
     assert report["output"]["answer"] == "Saturn has the most moons: 146."
     assert "planets" in report["messages"][2]["content"][0]["content"]  # the schema tool result
     assert [m["role"] for m in report["messages"]] == ["user", "assistant"] * 3
-    assert report["transitions"] == 2 + 4 + 4 + 3
+    assert report["transitions"] == 3 + 4 + 4 + 4
     assert report["usage"]["input_tokens"] > 0
 
 

@@ -102,7 +102,7 @@ def test_reviewer_approves_from_a_second_terminal_while_the_agent_waits(endpoint
     out, err = agent.communicate(timeout=120)
     assert agent.returncode == 0, err
     assert "The database holds 750 players." in out
-    assert re.search(r"status SUCCEEDED · stop reason end_turn · turns 2 · transitions 12", out)
+    assert re.search(r"status SUCCEEDED · stop reason end_turn · turns 2 · transitions 14", out)
 
 
 def test_unknown_approval_id_is_a_usage_error(endpoint):

@@ -44,8 +44,12 @@ def test_every_definition_placeholder_is_substituted(logical_id):
     )
 
 
+DEFINITIONS = sorted((ROOT / "statemachines").glob("*.asl.*"))
+
+
 def test_definitions_hold_no_arn_or_table_name():
-    for path in (ROOT / "statemachines").glob("*.asl.json"):
+    assert DEFINITIONS
+    for path in DEFINITIONS:
         text = PLACEHOLDER.sub("", path.read_text())
         assert not re.search(r"arn:aws:(lambda|dynamodb|s3|states):[a-z0-9-]+:\d{12}", text), path
         assert "sfn-agents-" not in text, f"{path} names a deployed resource"
@@ -89,3 +93,10 @@ def test_every_deployed_tool_target_is_synced_to_the_registry():
         target = spec.get("function") or spec.get("activity") or spec.get("state_machine")
         if target in template.resources:
             assert target in synced, f"{spec_path.name}: {target} is not in Registry ResourceArns"
+
+
+def test_the_loop_reads_line_by_line():
+    """No line of the definition (JSONata expressions included) is longer than 120."""
+    for path in DEFINITIONS:
+        long = [n for n, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
+        assert not long, f"{path}: lines {long} are longer than 120 characters"

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from provider_cases import SQL_TOOLS, LambdaContext
 
+from sfn_agents.history import load_messages
 from sfn_agents.scripted import ScriptedServer
 
 SECRET_KEY = "sk-ant-test-DO-NOT-LOG-7f3a9c"
@@ -38,6 +39,7 @@ def user(text):
 
 @pytest.fixture
 def aws():
+    parameters.clear_caches()  # Powertools caches secrets per process, across tests
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket="artifacts")
         boto3.client("secretsmanager").create_secret(
@@ -92,7 +94,7 @@ def test_a_tool_turn_then_an_answer_with_history_in_s3(handler_for):
     assert [c["input"]["sql_query"] for c in calls] == ["SELECT 1", "SELECT 2"]
     assert all(c["error"] is None for c in calls)
     assert first["conversation"]["messages"] == 2
-    assert fake.requests[0]["system"] == "Be brief."
+    assert fake.requests[0]["system"][0]["text"] == "Be brief."
     assert fake.requests[0]["model"] == "claude-sonnet-5-5"
 
     results = [
@@ -114,12 +116,8 @@ def test_a_tool_turn_then_an_answer_with_history_in_s3(handler_for):
     assert second["stop_reason"] == "end_turn"
     assert second["message"]["content"][0]["text"] == "Got 1 and 2."
     assert second["conversation"]["messages"] == 4
-    stored = json.loads(
-        boto3.client("s3")
-        .get_object(Bucket="artifacts", Key=second["conversation"]["key"])["Body"]
-        .read()
-    )
-    assert [m["role"] for m in stored["messages"]] == ["user", "assistant", "user", "assistant"]
+    stored = load_messages(boto3.client("s3"), second["conversation"])
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
     assert second["usage"]["input_tokens"] > 0 and second["priced"] is True
 
 
@@ -230,3 +228,53 @@ def test_missing_key_is_fatal_and_the_key_never_reaches_the_log(handler_for, cap
         fresh(event(user("hi")), Context())
     assert type(raised.value).__name__ == "LlmFatalError"
     assert "has no ANTHROPIC_API_KEY" in str(raised.value)
+
+
+ANSWER_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}},
+    "required": ["answer"],
+}
+
+
+def test_output_schema_is_sent_as_a_json_schema_format(handler_for):
+    fake, handler = handler_for({"turns": [{"text": '{"answer": "30"}'}]})
+    with_schema = event(user("How many teams?"))
+    with_schema["agent"]["output_schema"] = ANSWER_SCHEMA
+    reply = handler(with_schema, Context())
+
+    assert json.loads(reply["message"]["content"][0]["text"]) == {"answer": "30"}
+    assert fake.requests[0]["output_config"] == {
+        "format": {"type": "json_schema", "schema": ANSWER_SCHEMA}
+    }
+
+
+def test_requests_mark_cache_points_and_cache_reads_are_priced(handler_for):
+    fake, handler = handler_for(
+        {
+            "turns": [
+                {"tool_calls": [{"name": "get_db_schema", "input": {}}]},
+                {"text": "Done."},
+            ]
+        }
+    )
+    first = handler(event(user("x " * 3000)), Context())
+    call = first["tool_calls"][0]
+    result = {"type": "tool_result", "tool_use_id": call["id"], "content": "CREATE TABLE t"}
+    second = handler(
+        event([{"role": "user", "content": [result]}], first["conversation"], turn=2), Context()
+    )
+
+    sent = fake.requests[1]
+    assert sent["tools"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert sent["system"] == [
+        {"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}
+    ]
+    assert sent["messages"][-1]["content"][-1]["cache_control"] == {"type": "ephemeral"}
+    assert sum("cache_control" in b for m in sent["messages"] for b in m["content"]) == 1
+    usage = second["usage"]
+    assert usage["cache_read_input_tokens"] > 1500  # the first turn's prompt, read back
+    uncached = (usage["input_tokens"] + usage["cache_read_input_tokens"]) * 3.0
+    assert usage["cost_usd"] < (uncached + usage["output_tokens"] * 15.0) / 1e6
+    stored = load_messages(boto3.client("s3"), second["conversation"])
+    assert all("cache_control" not in b for m in stored for b in m["content"])

@@ -19,6 +19,7 @@ import boto3
 import pytest
 from provider_cases import SQL_TOOLS, SQL_TURNS, LambdaContext, scripted_model, tool_results
 
+from sfn_agents.history import load_messages
 from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import ScriptedServer
 
@@ -112,8 +113,7 @@ def prompt(text: str = "Which team was best?") -> dict[str, Any]:
 
 def stored(moto_url: str, ref: dict[str, Any]) -> list[dict[str, Any]]:
     s3 = boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1")
-    body = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
-    return json.loads(body)["messages"]
+    return load_messages(s3, ref)
 
 
 # ----------------------------------------------------------------------------- conversation
@@ -157,7 +157,8 @@ def test_three_turns_with_parallel_tools_through_the_handler(
     ]
     # What Bedrock saw on the last turn: Converse shapes, both results in one user message.
     request = fake.requests[-1]
-    assert request["system"] == [{"text": SYSTEM}]
+    # Nova takes prompt-cache checkpoints after the system prompt and the newest message.
+    assert request["system"] == [{"text": SYSTEM}, {"cachePoint": {"type": "default"}}]
     assert request["inferenceConfig"] == {"maxTokens": 1024}
     assert [t["toolSpec"]["name"] for t in request["toolConfig"]["tools"]] == [
         "get_db_schema",
@@ -187,8 +188,10 @@ def test_three_turns_with_parallel_tools_through_the_handler(
                     "status": "error",
                 }
             },
+            {"cachePoint": {"type": "default"}},
         ],
     }
+    assert all("cachePoint" not in str(m) for m in request["messages"][:4])
 
 
 def test_the_service_specific_endpoint_wins(moto_url: str, fake: ScriptedServer) -> None:
@@ -255,7 +258,7 @@ def test_ids_from_another_provider_are_mapped_deterministically(
 
     sent = fake.requests[-1]["messages"]
     used = [b["toolUse"]["toolUseId"] for b in sent[1]["content"] if "toolUse" in b]
-    answered = [b["toolResult"]["toolUseId"] for b in sent[2]["content"]]
+    answered = [b["toolResult"]["toolUseId"] for b in sent[2]["content"] if "toolResult" in b]
     assert used == answered
     assert used[:2] == FOREIGN_IDS[:2]
     assert all(ID.fullmatch(i) for i in used) and len(set(used)) == 4
@@ -445,7 +448,7 @@ def test_structured_output_forces_the_final_answer_tool(
     assert config["toolChoice"] == {"tool": {"name": "final_answer"}}
     assert config["tools"][0]["toolSpec"]["name"] == "final_answer"
     assert config["tools"][0]["toolSpec"]["inputSchema"] == {"json": ANSWER_SCHEMA}
-    assert fake.requests[-1]["system"] == [{"text": SYSTEM}]
+    assert fake.requests[-1]["system"][0] == {"text": SYSTEM}
 
 
 def test_structured_output_with_tools_requires_some_tool(

@@ -17,6 +17,7 @@ from google.genai import types
 from moto import mock_aws
 from provider_cases import QUERY_TOOL, SCHEMA_TOOL, SQL_SCRIPT, LambdaContext, tool_results
 
+from sfn_agents.history import load_messages
 from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import Reply, Script, ScriptedServer
 
@@ -73,8 +74,7 @@ def user(text: str) -> list[Any]:
 
 
 def stored(ref: dict[str, Any]) -> list[Any]:
-    body = boto3.client("s3").get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
-    return json.loads(body)["messages"]
+    return load_messages(boto3.client("s3"), ref)
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_three_turns_with_a_parallel_tool_turn_and_history_in_s3(handler_for: An
     assert request["systemInstruction"] == {"parts": [{"text": "Be brief."}]}
     assert [c["role"] for c in request["contents"]] == ["user"]
     assert request["generationConfig"]["maxOutputTokens"] == 512
-    assert first["conversation"]["key"] == "conversations/sql-agent/exec-1/turn-0001.json"
+    assert first["conversation"]["key"].endswith("/turn-0001-a0.json")
 
     schema_results = [tool_results(first, "CREATE TABLE teams (name, wins)")]
     second = handler(event(schema_results, first["conversation"], turn=2), Context())

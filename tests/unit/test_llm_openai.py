@@ -16,6 +16,7 @@ from moto import mock_aws
 from openai.types import CompletionUsage
 from provider_cases import SQL_TOOLS, SQL_TURNS, LambdaContext, tool_results
 
+from sfn_agents.history import load_messages
 from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import Reply, Script, ScriptedServer
 from sfn_agents.scripted.openai import PROTOCOL
@@ -148,8 +149,7 @@ def event(
 
 
 def stored(s3: Any, ref: dict[str, Any]) -> list[dict[str, Any]]:
-    body = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read()
-    return json.loads(body)["messages"]
+    return load_messages(s3, ref)
 
 
 # ---------------------------------------------------------------- conversations
@@ -164,7 +164,8 @@ def test_three_turns_with_parallel_tool_calls(llm: Any, aws: Any, fake: Scripted
         ("get_db_schema", {}, None)
     ]
     assert first["tool_calls"][0]["id"].startswith("call_")
-    assert first["conversation"]["key"] == "conversations/sql-agent/exec-1/turn-0001.json"
+    assert first["conversation"]["key"].startswith("conversations/sql-agent/")
+    assert first["conversation"]["key"].endswith("/turn-0001-a0.json")
     assert first["conversation"]["messages"] == 2
     assert first["priced"] is True and first["usage"]["cost_usd"] > 0
 
@@ -225,10 +226,15 @@ def test_three_turns_with_parallel_tool_calls(llm: Any, aws: Any, fake: Scripted
         },
     }
     assert len(fake.requests) == 3
-    for turn in (1, 2, 3):
-        assert aws.head_object(
-            Bucket=BUCKET, Key=f"conversations/sql-agent/exec-1/turn-000{turn}.json"
-        )
+    # Each turn stored only what it added: its user message and the model's reply.
+    folder = third["conversation"]["key"].rsplit("/", 1)[0]
+    objects = aws.list_objects_v2(Bucket=BUCKET, Prefix=folder + "/")["Contents"]
+    assert [o["Key"].rsplit("/", 1)[1] for o in objects] == [
+        f"turn-000{turn}-a0.json" for turn in (1, 2, 3)
+    ]
+    for item in objects:
+        document = json.loads(aws.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read())
+        assert len(document["messages"]) == 2
 
 
 def test_named_provider_uses_its_default_model_and_key(

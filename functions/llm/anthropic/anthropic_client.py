@@ -12,6 +12,22 @@ from agent_core.messages import Block, Message, Usage
 from agent_core.turn import ModelReply, ModelRequest
 
 _STOP_REASONS = {"stop_sequence": "end_turn", "pause_turn": "end_turn"}
+_CACHE_POINT = {"type": "ephemeral"}
+
+
+def mark_cache_points(arguments: dict[str, Any]) -> None:
+    """Prompt-cache breakpoints (3 of the 4 allowed): the end of the tools, of the system prompt
+    and of the newest message. Each turn's request extends the last one's, so everything up to the
+    previous turn's newest message is read from the cache."""
+    if arguments.get("tools"):
+        arguments["tools"][-1]["cache_control"] = _CACHE_POINT
+    if arguments.get("system"):
+        arguments["system"] = [
+            {"type": "text", "text": arguments["system"], "cache_control": _CACHE_POINT}
+        ]
+    last = arguments["messages"][-1]["content"]
+    if last:
+        last[-1]["cache_control"] = _CACHE_POINT
 
 
 def to_anthropic_messages(messages: list[Message]) -> list[dict[str, Any]]:
@@ -120,6 +136,12 @@ class AnthropicClient:
                 }
                 for t in request.tools
             ]
+        if request.output_schema:
+            arguments["output_config"] = {
+                "format": {"type": "json_schema", "schema": request.output_schema}
+            }
+        if request.cache:
+            mark_cache_points(arguments)
         try:
             response = self._sdk().messages.create(**arguments)
         except anthropic.APIError as error:

@@ -100,6 +100,7 @@ class Capabilities:
     tools: bool
     tool_choice: frozenset[str]  # besides auto: "any", "tool"
     tool_result_status: bool
+    cache_points: frozenset[str] = frozenset()  # where cachePoint blocks go
 
 
 def base_model_id(model: str) -> str:
@@ -117,6 +118,7 @@ def _capability_table() -> dict[str, Capabilities]:
             tools=bool(entry["tools"]),
             tool_choice=frozenset(entry["tool_choice"]),
             tool_result_status=bool(entry["tool_result_status"]),
+            cache_points=frozenset(entry.get("cache_points", [])),
         )
         for prefix, entry in data.items()
         if prefix != "_comment"
@@ -258,7 +260,23 @@ def to_converse_request(
         arguments["toolConfig"] = {"tools": tools}
         if tool_choice is not None:
             arguments["toolConfig"]["toolChoice"] = tool_choice
+    if request.cache:
+        _add_cache_points(arguments, caps.cache_points)
     return arguments, structured
+
+
+_CACHE_POINT = {"cachePoint": {"type": "default"}}
+
+
+def _add_cache_points(arguments: dict[str, Any], places: frozenset[str]) -> None:
+    """Prompt-cache checkpoints after the system prompt, the tools and the newest message, where
+    the model supports them: each turn's request extends the last one's."""
+    if "system" in places and arguments.get("system"):
+        arguments["system"].append(dict(_CACHE_POINT))
+    if "tools" in places and arguments.get("toolConfig"):
+        arguments["toolConfig"]["tools"].append(dict(_CACHE_POINT))
+    if "messages" in places:
+        arguments["messages"][-1]["content"].append(dict(_CACHE_POINT))
 
 
 def _declared_tools(request: ModelRequest) -> list[dict[str, Any]]:

@@ -3,6 +3,9 @@
 Input:  {"name": str, "id": str, "input": object}
 Output: {"type": "tool_result", "tool_use_id": str, "name": str, "content": str, "is_error": bool}
 
+Content above large_results.INLINE_LIMIT characters is stored in the artifact bucket
+(ARTIFACT_BUCKET) and the result carries a preview plus ``content_ref`` instead.
+
 Expected failures (bad SQL, an empty data set, an upstream 404) are reported to the model as an
 error result so it can change its approach. Anything else a handler raises is a bug or an outage:
 the model gets a short error result naming the error type only, and the function's log gets the
@@ -17,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from agent_core.large_results import bound
 from agent_core.observability import logger
 
 
@@ -51,13 +55,14 @@ def parse_tool_use(event: Any) -> ToolUse:
 
 def tool_result(call: ToolUse, content: Any, is_error: bool = False) -> dict[str, Any]:
     text = content if isinstance(content, str) else json.dumps(content, default=str)
-    return {
+    result = {
         "type": "tool_result",
         "tool_use_id": call.id,
         "name": call.name,
         "content": text,
         "is_error": is_error,
     }
+    return bound(result)
 
 
 ToolHandler = Callable[[dict[str, Any]], Any]

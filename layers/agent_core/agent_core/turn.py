@@ -9,9 +9,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
-from agent_core.conversation import ConversationStore
+from agent_core import context as context_budget
+from agent_core.conversation import ConversationStore, scope_for
 from agent_core.errors import MalformedLlmEvent
 from agent_core.event_checks import check_turn_event, load_history
+from agent_core.large_results import MAX_PARALLEL_CALLS, MAX_TOOL_INPUT_BYTES
 from agent_core.messages import Message, ToolSpec, ToolUseBlock, Usage, check_messages, tool_uses
 from agent_core.observability import logger, metrics
 from agent_core.pricing import cost_usd
@@ -25,6 +27,7 @@ class ModelRequest:
     tools: list[ToolSpec]
     max_output_tokens: int
     output_schema: dict[str, Any] | None = None
+    cache: bool = True  # mark prompt-cache breakpoints where the provider supports them
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class TurnEvent:
     execution: str
     state_machine: str
     turn: int
+    attempt: int
+    session_id: str | None
 
 
 def parse_event(event: Any) -> TurnEvent:
@@ -63,6 +68,12 @@ def parse_event(event: Any) -> TurnEvent:
     turn = context.get("turn", 1)
     if not isinstance(turn, int) or turn < 1:
         raise MalformedLlmEvent("context.turn must be a positive integer")
+    attempt = context.get("attempt", 0)
+    if not isinstance(attempt, int) or attempt < 0:
+        raise MalformedLlmEvent("context.attempt must be a non-negative integer")
+    session_id = context.get("session_id")
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise MalformedLlmEvent("context.session_id must be null or a non-empty string")
     return TurnEvent(
         agent=agent,
         tools=tools,
@@ -71,6 +82,8 @@ def parse_event(event: Any) -> TurnEvent:
         execution=str(context.get("execution") or "local"),
         state_machine=str(context.get("state_machine") or "local"),
         turn=turn,
+        attempt=attempt,
+        session_id=session_id,
     )
 
 
@@ -110,37 +123,74 @@ def _record_usage(event: TurnEvent, model: str, usage: Usage, cost: float | None
     metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=usage["input_tokens"])
     metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=usage["output_tokens"])
     metrics.add_metric(name="ModelTurns", unit=MetricUnit.Count, value=1)
-    if usage["cache_read_input_tokens"]:
-        metrics.add_metric(
-            name="CacheReadInputTokens",
-            unit=MetricUnit.Count,
-            value=usage["cache_read_input_tokens"],
-        )
+    counts: dict[str, Any] = dict(usage)
+    for field, name in (
+        ("cache_read_input_tokens", "CacheReadInputTokens"),
+        ("cache_creation_input_tokens", "CacheWriteInputTokens"),
+    ):
+        if counts[field]:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[field])
     if cost is not None:
         metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost)
+
+
+def input_budget(agent: dict[str, Any], model: str, max_output_tokens: int) -> int:
+    """The agent's max_input_tokens, capped by the model's context window."""
+    default = context_budget.default_budget(model, max_output_tokens)
+    asked = agent.get("max_input_tokens")
+    return min(asked, default) if isinstance(asked, int) and asked > 0 else default
+
+
+def _answerable(call: ToolUseBlock, index: int, tools: dict[str, ToolSpec]) -> str | None:
+    if index >= MAX_PARALLEL_CALLS:
+        return (
+            f"Too many tool calls in one turn: at most {MAX_PARALLEL_CALLS} run; "
+            "call the rest in the next turn."
+        )
+    size = len(json.dumps(call["input"]))
+    if size > MAX_TOOL_INPUT_BYTES:
+        return (
+            f"Input for tool {call['name']} is {size} bytes; the limit is "
+            f"{MAX_TOOL_INPUT_BYTES}. Send smaller input (for example a reference to data)."
+        )
+    return check_tool_call(call, tools)
 
 
 def run_turn(
     event: Any, client: ModelClient, store: ConversationStore, default_model: str
 ) -> dict[str, Any]:
     turn_event = parse_event(event)
-    history = load_history(store, turn_event.conversation) if turn_event.conversation else []
+    ref = turn_event.conversation
+    history = load_history(store, ref) if ref else []
     messages = check_messages(history + turn_event.new_messages)
     agent = turn_event.agent
+    model = agent.get("model") or default_model
+    max_output_tokens = int(agent.get("max_output_tokens") or 4096)
+    system = agent.get("system_prompt") or ""
+    budget = input_budget(agent, model, max_output_tokens)
     request = ModelRequest(
-        model=agent.get("model") or default_model,
-        system=agent.get("system_prompt") or "",
-        messages=messages,
+        model=model,
+        system=system,
+        messages=context_budget.fit(system, list(turn_event.tools), messages, budget),
         tools=turn_event.tools,
-        max_output_tokens=int(agent.get("max_output_tokens") or 4096),
+        max_output_tokens=max_output_tokens,
         output_schema=agent.get("output_schema"),
     )
     reply = client.complete(request)
-    messages.append(reply.message)
-    ref = store.save(str(agent["name"]), turn_event.execution, turn_event.turn, messages)
+    scope = scope_for(str(agent["name"]), turn_event.session_id)
+    saved = store.save(
+        ref,  # type: ignore[arg-type]
+        scope,
+        turn_event.execution,
+        turn_event.turn,
+        turn_event.attempt,
+        history,
+        [*turn_event.new_messages, reply.message],
+    )
     tools_by_name = {t["name"]: t for t in turn_event.tools}
-    tool_calls = [
-        {**call, "error": check_tool_call(call, tools_by_name)} for call in tool_uses(reply.message)
+    tool_calls: list[dict[str, Any]] = [
+        {**call, "error": _answerable(call, index, tools_by_name)}
+        for index, call in enumerate(tool_uses(reply.message))
     ]
     cost = cost_usd(reply.model, reply.usage)
     _record_usage(turn_event, reply.model, reply.usage, cost)
@@ -151,18 +201,40 @@ def run_turn(
             "stop_reason": reply.stop_reason,
             "tool_calls": [c["name"] for c in tool_calls],
             "usage": reply.usage,
+            "request_messages": len(request.messages),
+            "history_messages": len(messages) + 1,
         },
     )
     return {
-        "message": reply.message,
+        "message": _bounded(reply.message),
         "tool_calls": [
-            {"id": c["id"], "name": c["name"], "input": c["input"], "error": c["error"]}
+            {
+                "id": c["id"],
+                "name": c["name"],
+                "input": _bounded_input(c["input"]),
+                "error": c["error"],
+            }
             for c in tool_calls
         ],
         "stop_reason": reply.stop_reason,
         "usage": {**reply.usage, "cost_usd": cost if cost is not None else 0},
         "priced": cost is not None,
-        "conversation": ref,
+        "conversation": saved,
         "provider": client.provider,
         "model": reply.model,
     }
+
+
+def _bounded_input(tool_input: dict[str, Any]) -> dict[str, Any]:
+    """Tool input as the state carries it: too large an input is left out (S3 has it, and the
+    call is answered with an error)."""
+    size = len(json.dumps(tool_input))
+    return {"_omitted_bytes": size} if size > MAX_TOOL_INPUT_BYTES else tool_input
+
+
+def _bounded(message: Message) -> Message:
+    content: list[dict[str, Any]] = [dict(b) for b in message["content"]]
+    for block in content:
+        if block["type"] == "tool_use":
+            block["input"] = _bounded_input(block["input"])
+    return {"role": message["role"], "content": content}  # type: ignore[typeddict-item]

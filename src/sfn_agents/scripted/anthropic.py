@@ -1,8 +1,10 @@
 """Anthropic's Messages API (`POST /v1/messages`), validated as strictly as the real API."""
 
+import hashlib
 import json
 import re
 import secrets
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,6 +54,38 @@ _MODEL = re.compile(r"claude-[a-z0-9][a-z0-9.-]*")
 
 
 class AnthropicMessages(TurnProtocol[dict[str, Any]]):
+    """Prompt caching is simulated: a prefix ending at a cache_control marker is written on first
+    sight and read on later requests, so usage reports cache reads and writes as the API does."""
+
+    def __init__(self) -> None:
+        self._cached: set[str] = set()
+        self._cache_lock = threading.Lock()
+
+    def _usage(self, request: dict[str, Any], body_chars: int) -> dict[str, int]:
+        """As the API does: at each marker, the longest cached prefix ending at that block or at
+        one of the CACHE_LOOKBACK blocks before it is read; the marked prefix is written."""
+        total = estimate_tokens(body_chars)
+        positions = block_positions(request)
+        read = written = 0
+        with self._cache_lock:
+            for point in cache_points(request):
+                at = positions.index(point)
+                for earlier in reversed(positions[max(0, at - CACHE_LOOKBACK) : at + 1]):
+                    prefix = prefix_text(request, earlier)
+                    if _digest(prefix) in self._cached:
+                        read = max(read, estimate_tokens(len(prefix)))
+                        break
+                marked = prefix_text(request, point)
+                if _digest(marked) not in self._cached:
+                    self._cached.add(_digest(marked))
+                    written = max(written, estimate_tokens(len(marked)))
+        written = max(0, written - read)
+        return {
+            "input_tokens": max(1, total - read - written),
+            "cache_read_input_tokens": read,
+            "cache_creation_input_tokens": written,
+        }
+
     def parse(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -80,10 +114,8 @@ class AnthropicMessages(TurnProtocol[dict[str, Any]]):
             "stop_reason": turn.stop_reason,
             "stop_sequence": None,
             "usage": {
-                "input_tokens": estimate_tokens(len(body_text)),
+                **self._usage(request, len(body_text)),
                 "output_tokens": estimate_tokens(len(json.dumps(content))),
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
             },
         }
         return _reply(200, message)
@@ -131,11 +163,102 @@ def _parse(method: str, path: str, headers: Mapping[str, str], body: bytes) -> d
     tool_names = _check_tools(request.get("tools"))
     _check_tool_choice(request.get("tool_choice"), tool_names)
     _check_messages(request["messages"], tool_names)
+    _check_output_config(request.get("output_config"))
+    _check_cache_points(request)
     if not _MODEL.fullmatch(
         request["model"]
     ):  # the API knows only its Claude models, once the body is valid
         raise InvalidRequest(f"model: {request['model']}", 404)
     return request
+
+
+def _check_output_config(config: Any) -> None:
+    if config is None:
+        return
+    _check_object("output_config", config, set(), {"effort", "format"})
+    fmt = config.get("format")
+    if fmt is not None:
+        _check_object("output_config.format", fmt, {"type", "schema"}, set())
+        if fmt["type"] != "json_schema":
+            raise InvalidRequest("output_config.format.type: Input should be 'json_schema'")
+        _check_type("output_config.format.schema", fmt["schema"], dict)
+        if fmt["schema"].get("type") != "object":
+            raise InvalidRequest("output_config.format.schema: the root type must be 'object'")
+
+
+MAX_CACHE_POINTS = 4
+CACHE_LOOKBACK = 20  # block boundaries before a marker the API checks for a cached prefix
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def block_positions(request: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Every block of the request in prefix order (tools, system, messages), as paths."""
+    positions: list[tuple[str, ...]] = [
+        ("tools", str(i)) for i in range(len(request.get("tools") or []))
+    ]
+    system = request.get("system")
+    positions += [
+        ("system", str(i)) for i in range(len(system if isinstance(system, list) else []))
+    ]
+    for i, message in enumerate(request["messages"]):
+        positions += [("messages", str(i), str(j)) for j in range(len(_blocks(message)))]
+    return positions
+
+
+def cache_points(request: dict[str, Any]) -> list[tuple[str, ...]]:
+    """The paths of the blocks that carry cache_control, in prefix order."""
+    return [p for p in block_positions(request) if "cache_control" in _at(request, p)]
+
+
+def _check_cache_points(request: dict[str, Any]) -> None:
+    points = cache_points(request)
+    if len(points) > MAX_CACHE_POINTS:
+        raise InvalidRequest(
+            f"A maximum of {MAX_CACHE_POINTS} blocks with cache_control may be provided. "
+            f"Found {len(points)}."
+        )
+    for point in points:
+        block = _at(request, point)
+        control = block["cache_control"]
+        _check_object(f"{'.'.join(point)}.cache_control", control, {"type"}, {"ttl"})
+        if control["type"] != "ephemeral" or control.get("ttl", "5m") not in ("5m", "1h"):
+            raise InvalidRequest(f"{'.'.join(point)}.cache_control: invalid cache_control")
+
+
+def _at(request: dict[str, Any], point: tuple[str, ...]) -> dict[str, Any]:
+    if point[0] == "messages":
+        return _blocks(request["messages"][int(point[1])])[int(point[2])]
+    block: dict[str, Any] = request[point[0]][int(point[1])]
+    return block
+
+
+def prefix_text(request: dict[str, Any], point: tuple[str, ...]) -> str:
+    """The request's content up to and including the block at ``point``, in prefix order, as
+    text: what the API's cache keys on (without the markers themselves)."""
+
+    def clean(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: clean(v) for k, v in node.items() if k != "cache_control"}
+        if isinstance(node, list):
+            return [clean(v) for v in node]
+        return node
+
+    tools = request.get("tools") or []
+    system = request.get("system")
+    system = system if isinstance(system, list) else [{"text": system or ""}]
+    messages = request["messages"]
+    if point[0] == "tools":
+        parts: list[Any] = [tools[: int(point[1]) + 1]]
+    elif point[0] == "system":
+        parts = [tools, system[: int(point[1]) + 1]]
+    else:
+        i, j = int(point[1]), int(point[2])
+        last = {**messages[i], "content": _blocks(messages[i])[: j + 1]}
+        parts = [tools, system, [*messages[:i], last]]
+    return json.dumps(clean(parts))
 
 
 def _check_system(system: Any) -> None:

@@ -111,6 +111,16 @@ def stable_id(prefix: str, *parts: object, length: int = 24) -> str:
     return prefix + "".join(chars)
 
 
+# How agent_core.context marks a request it trimmed (its OMITTED_NOTE), in any wire format.
+_OMITTED = re.compile(r"\[sfn-agents: (\d+) earlier messages were left out of this request")
+
+
+def omitted_turns(history: Sequence[Any]) -> int:
+    """Model turns a trimmed request left out: half the omitted (model, user) messages."""
+    match = _OMITTED.search(json.dumps(history[0])) if history else None
+    return int(match.group(1)) // 2 if match else 0
+
+
 def estimate_tokens(chars: int) -> int:
     return max(1, chars // 4)
 

@@ -27,6 +27,7 @@ from sfn_agents.scripted.script import (
     Turn,
     declared_tool_names,
     load_script,
+    omitted_turns,
     parse_faults,
 )
 
@@ -63,7 +64,9 @@ class RejectedRequest(Exception):
 
 class TurnProtocol[Request](ABC):
     """A `WireProtocol` that answers a request whose history holds N messages of `model_role`
-    with turn N of the script, rendered over the tool results the request ends with.
+    with turn N of the script, rendered over the tool results the request ends with. A request
+    trimmed to its context budget says in its first message how many messages it left out
+    (agent_core.context.OMITTED_NOTE); those count too, so trimming never moves the script.
 
     Subclasses validate (`parse`, raising `RejectedRequest`), find those results and encode the
     turn (`answer`); `Request` is whatever of the parsed request `answer` needs."""
@@ -76,6 +79,7 @@ class TurnProtocol[Request](ABC):
         try:
             request, history = self.parse(method, path, headers, body)
             turn_index = sum(1 for m in history if m["role"] == self.model_role)
+            turn_index += omitted_turns(history)
             turn = script.turn(turn_index)
         except RejectedRequest as error:
             return self.rejected(error)

@@ -1,0 +1,28 @@
+"""The CLI's view of stored conversations and sessions, through the same agent_core modules the
+Lambda functions use (layers/agent_core), so the storage format is declared once."""
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from sfn_agents.python_runtime import import_isolated
+
+LAYER = Path(__file__).resolve().parents[2] / "layers" / "agent_core"
+
+
+@cache
+def _module(name: str) -> Any:
+    return import_isolated(f"agent_core.{name}", [LAYER])
+
+
+def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The full message history a run's conversation reference points to."""
+    if not conversation:
+        return []
+    store = _module("conversation").ConversationStore(conversation["bucket"], s3)
+    return list(store.load(conversation))
+
+
+def session_store(table_name: str, bucket: str, dynamodb: Any, s3: Any) -> Any:
+    """An agent_core.sessions.SessionStore."""
+    return _module("sessions").SessionStore(table_name, bucket, dynamodb=dynamodb, s3=s3)

@@ -1,0 +1,82 @@
+"""agent_core's context budget and large tool results (S3 in moto)."""
+
+import json
+
+import boto3
+from moto import mock_aws
+
+from sfn_agents.history import LAYER
+from sfn_agents.python_runtime import import_isolated
+from sfn_agents.scripted.script import omitted_turns
+
+context = import_isolated("agent_core.context", [LAYER])
+tools = import_isolated("agent_core.tools", [LAYER])
+
+
+def conversation(turns: int, result_chars: int) -> list[dict]:
+    messages: list[dict] = [{"role": "user", "content": [{"type": "text", "text": "task"}]}]
+    for turn in range(turns):
+        use = {"type": "tool_use", "id": f"t{turn}", "name": "q", "input": {"n": turn}}
+        result = {"type": "tool_result", "tool_use_id": f"t{turn}", "content": "x" * result_chars}
+        messages += [
+            {"role": "assistant", "content": [use]},
+            {"role": "user", "content": [result]},
+        ]
+    return messages
+
+
+def pairs_intact(messages: list[dict]) -> bool:
+    for assistant, user in zip(messages[1::2], messages[2::2], strict=False):
+        uses = [b["id"] for b in assistant["content"] if b["type"] == "tool_use"]
+        results = [b["tool_use_id"] for b in user["content"] if b["type"] == "tool_result"]
+        if uses != results:
+            return False
+    return True
+
+
+def test_a_request_within_budget_is_sent_unchanged():
+    messages = conversation(3, 100)
+    assert context.fit("", [], messages, 10_000) is messages
+
+
+def test_old_tool_results_are_cleared_first_and_pairs_stay():
+    messages = conversation(5, 3_000)
+    fitted = context.fit("", [], messages, 3_000)
+    assert len(fitted) == len(messages) and pairs_intact(fitted)
+    assert fitted[-1] == messages[-1]  # the newest results are whole
+    assert "cleared to fit" in fitted[2]["content"][0]["content"]
+    assert context.estimate_tokens("", [], fitted) <= 3_000
+    assert messages[2]["content"][0]["content"] == "x" * 3_000  # the history is untouched
+
+
+def test_then_the_oldest_turns_go_and_the_request_says_how_many():
+    messages = conversation(800, 14_000)  # too many turns even with results cleared
+    fitted = context.fit("", [], messages, 30_000)
+    assert context.estimate_tokens("", [], fitted) <= 30_000 and pairs_intact(fitted)
+    assert fitted[0]["content"][0]["text"] == "task" and fitted[-1] == messages[-1]
+    dropped = len(messages) - len(fitted)
+    assert dropped > 0 and f"{dropped} earlier messages were left out" in json.dumps(fitted[0])
+    # The scripted model reads the same note, so it keeps its place in a script.
+    assert omitted_turns(fitted) == dropped // 2
+
+
+def test_default_budget_is_the_window_less_output_and_margin():
+    assert context.default_budget("claude-sonnet-5-5", 4096) == 190_000 - 4096
+    assert context.default_budget("some-unknown-model", 1000) == int(128_000 * 0.95) - 1000
+
+
+def test_a_1_mb_result_goes_to_s3_and_the_model_gets_a_preview(monkeypatch):
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="artifacts")
+        monkeypatch.setenv("ARTIFACT_BUCKET", "artifacts")
+        big = "row," * 262_144  # 1 MiB
+        result = tools.dispatch(
+            {"name": "dump", "id": "toolu_1", "input": {}}, {"dump": lambda _: big}
+        )
+        assert len(result["content"]) < 5_000 and "1048576 characters" in result["content"]
+        ref = result["content_ref"]
+        body = s3.get_object(Bucket=ref["bucket"], Key=ref["key"])["Body"].read().decode()
+        assert body == big and f"s3://artifacts/{ref['key']}" in result["content"]
+        small = tools.dispatch({"name": "dump", "id": "t2", "input": {}}, {"dump": lambda _: "ok"})
+        assert small["content"] == "ok" and "content_ref" not in small
