@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
+from agent_core import telemetry
 from agent_core.conversation import ConversationStore
 from agent_core.errors import MalformedLlmEvent
 from agent_core.messages import Message, ToolSpec, ToolUseBlock, Usage, check_messages, tool_uses
@@ -109,23 +109,7 @@ def check_tool_call(call: ToolUseBlock, tools: dict[str, ToolSpec]) -> str | Non
     return None
 
 
-def _record_usage(event: TurnEvent, model: str, usage: Usage, cost: float | None) -> None:
-    metrics.add_dimension(name="agent", value=str(event.agent["name"]))
-    metrics.add_dimension(name="model", value=model)
-    metrics.add_dimension(name="state_machine", value=event.state_machine)
-    metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=usage["input_tokens"])
-    metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=usage["output_tokens"])
-    metrics.add_metric(name="ModelTurns", unit=MetricUnit.Count, value=1)
-    if usage["cache_read_input_tokens"]:
-        metrics.add_metric(
-            name="CacheReadInputTokens",
-            unit=MetricUnit.Count,
-            value=usage["cache_read_input_tokens"],
-        )
-    if cost is not None:
-        metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost)
-
-
+@telemetry.counts_llm_errors
 def run_turn(
     event: Any, client: ModelClient, store: ConversationStore, default_model: str
 ) -> dict[str, Any]:
@@ -149,7 +133,11 @@ def run_turn(
         {**call, "error": check_tool_call(call, tools_by_name)} for call in tool_uses(reply.message)
     ]
     cost = cost_usd(reply.model, reply.usage)
-    _record_usage(turn_event, reply.model, reply.usage, cost)
+    agent_name = str(agent["name"])
+    telemetry.record_turn(
+        metrics, agent_name, reply.model, turn_event.state_machine, reply.usage, cost
+    )
+    telemetry.record_tool_errors(agent_name, history, turn_event.new_messages)
     logger.info(
         "model turn",
         extra={
