@@ -72,6 +72,10 @@ class _ResponseCatcher(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# Alarms, their subscriptions and dashboards watch AWS's metrics: created on AWS only.
+OPERATIONS_ONLY = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::Subscription"}
+
+
 class DeployError(RuntimeError):
     """A resource of the template could not be created locally."""
 
@@ -164,8 +168,13 @@ class LocalEngine:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::StepFunctions::Activity": self._activity,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::SNS::Topic": self._topic,
         }
-        if kind in handlers:
+        if kind in OPERATIONS_ONLY:  # nothing runs them locally; the template tests check them
+            assert self.resolver is not None
+            self.resolver.record(logical_id, logical_id)
+        elif kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
         elif kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
             self._custom_resource(logical_id, spec.get("Properties", {}))
@@ -219,6 +228,19 @@ class LocalEngine:
             arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         arn = self.client("dynamodb").create_table(**arguments)["TableDescription"]["TableArn"]
         self.resolver.record(logical_id, name, Arn=arn)
+
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("LogGroupName")) or f"/{STACK}/{logical_id}"
+        self.client("logs").create_log_group(logGroupName=name)
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        self.resolver.record(logical_id, name, Arn=arn)
+
+    def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("TopicName")) or f"{STACK}-{logical_id}"
+        arn = self.client("sns").create_topic(Name=name)["TopicArn"]
+        self.resolver.record(logical_id, arn, TopicArn=arn, TopicName=name)
 
     def _activity(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
