@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__
+from sfn_agents import __version__, ops
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
 
@@ -132,6 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             execution_input,
             on_event=(lambda event: None) if args.json else printer,
         )
+        bill = ops.receipt(sfn, result.execution_arn, result.events)  # sub-agents' included
         if args.json:
             conversation = (result.output or {}).get("conversation")
             report = {
@@ -142,12 +143,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "messages": load_messages(s3, conversation),
                 "transitions": result.transitions,
                 "usage": (result.output or {}).get("usage"),
+                "receipt": bill.as_dict(),
                 "duration_seconds": round(result.duration_seconds, 3),
                 "execution_arn": result.execution_arn,
             }
             print(json.dumps(report, indent=2))
         else:
             printer.summary(result)
+            print(ops.receipt_line(bill))
     if result.status != "SUCCEEDED":
         reason = failure_reason(result)
         print(f"sfn-agents: execution {result.status.lower()}: {reason}", file=sys.stderr)
@@ -369,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--timeout", type=float, help="seconds per command (default 60)")
     worker.add_argument("--once", action="store_true", help="stop after one task")
     worker.set_defaults(handler=cmd_worker)
+
+    ops.register(commands, UsageError)  # runs, show, cost
 
     secrets = commands.add_parser("secrets", help="provider API keys in Secrets Manager")
     secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)

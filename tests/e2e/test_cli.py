@@ -51,8 +51,9 @@ def test_run_streams_steps_and_ends_with_the_summary():
         "✗ execute_sql_query: SQLite error: no such column: b.homeruns" in line for line in lines
     )
     assert "won the most games in 2024" in result.stdout
-    summary = lines[-1]
+    summary, receipt = lines[-2:]
     assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 18")
+    assert receipt.startswith("cost $") and receipt.endswith("18 transitions $0.0004")
 
 
 def test_run_json_on_another_database_given_by_parameter_override(tmp_path, planets_db):
