@@ -53,7 +53,8 @@ def test_run_streams_steps_and_ends_with_the_summary():
     assert "won the most games in 2024" in result.stdout
     summary, receipt = lines[-2:]
     assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 18")
-    assert receipt.startswith("cost $") and receipt.endswith("18 transitions $0.0005")  # 18 x $25 per million
+    # 18 transitions at $25 per million
+    assert receipt.startswith("cost $") and receipt.endswith("18 transitions $0.0005")
 
 
 def test_run_json_on_another_database_given_by_parameter_override(tmp_path, planets_db):

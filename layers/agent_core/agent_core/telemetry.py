@@ -45,8 +45,9 @@ def record_turn(
     _add_dimension_sets(
         metrics, TURN_DIMENSIONS, {"agent": agent, "model": model, "state_machine": state_machine}
     )
+    counts: dict[str, Any] = dict(usage)
     for name, field in TURN_METRICS.items():
-        value = int(usage.get(field) or 0) if field else 1
+        value = int(counts.get(field) or 0) if field else 1
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
     if cost is not None:
         metrics.add_metric(name=COST, unit=MetricUnit.NoUnit, value=cost)
