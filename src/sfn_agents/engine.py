@@ -307,12 +307,25 @@ class LocalEngine:
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", str(value))
         tags = self._resolve(props.get("Tags", {}))
+        logging_config = self._resolve(props.get("Logging", {"Level": "OFF"}))
         arn = self.client("stepfunctions").create_state_machine(
             name=name,
             definition=definition,
             roleArn=self.role_arn,
             type=props.get("Type", "STANDARD"),
             tags=[{"key": k, "value": str(v)} for k, v in tags.items()],
+            loggingConfiguration={  # SAM's Logging, in the API's casing (sam logs reads it)
+                "level": logging_config["Level"],
+                "includeExecutionData": bool(logging_config.get("IncludeExecutionData", False)),
+                "destinations": [
+                    {
+                        "cloudWatchLogsLogGroup": {
+                            "logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]
+                        }
+                    }
+                    for d in logging_config.get("Destinations", [])
+                ],
+            },
         )["stateMachineArn"]
         self.state_machines[logical_id] = arn
         if "AgentName" in substitutions:

@@ -5,7 +5,9 @@ import json
 import os
 import re
 
+import boto3
 import pytest
+from samcli.lib.observability.cw_logs.cw_log_group_provider import LogGroupProvider
 from test_approval_remote_supervisor import SUPERVISOR_SCRIPT
 from test_local_endpoint import EVENTS, free_port, sfn_agents
 
@@ -144,3 +146,18 @@ def test_cost_totals_each_run_once_by_agent_and_by_model(endpoint, ran):
     assert table[-1].split() == ["total", "4", f"${expected:.4f}"]
     bad = sfn_agents("cost", "--since", "yesterday", env=endpoint)
     assert bad.returncode == 2 and "--since wants" in bad.stderr
+
+
+def test_sam_logs_finds_each_state_machines_log_group(endpoint):
+    """SAM CLI's own resolver (what `sam logs -n <StateMachine>` runs) on the deployed machines."""
+    url = endpoint["SFN_AGENTS_ENDPOINT"]
+
+    def clients(service):
+        return boto3.client(service, endpoint_url=url, region_name="us-east-1")
+
+    logs = {g["logGroupName"] for g in clients("logs").describe_log_groups()["logGroups"]}
+    machines = clients("stepfunctions").list_state_machines()["stateMachines"]
+    assert len(machines) == 8
+    for machine in machines:
+        group = LogGroupProvider.for_step_functions(clients, machine["stateMachineArn"])
+        assert group == f"/aws/vendedlogs/states/{machine['name']}" and group in logs
