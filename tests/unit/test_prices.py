@@ -7,34 +7,35 @@ from pathlib import Path
 
 import pytest
 
+from sfn_agents.providers import providers
 from sfn_agents.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
 PRICES = ROOT / "layers/agent_core/agent_core/prices.json"
 pricing = runpy.run_path(str(ROOT / "layers/agent_core/agent_core/pricing.py"))
-# The template parameter holding each provider function's default model.
-MODEL_PARAMETERS = {
-    "anthropic": "AnthropicModel",
-    "openai": "OpenAiModel",
-    "gemini": "GeminiModel",
-    "bedrock": "BedrockModel",
-}
 
 
 def default_models() -> dict[str, str]:
-    """Where each default model comes from -> the model."""
+    """Where each default model comes from -> the model: each LLM function's DEFAULT_MODEL
+    parameter, each named OpenAI-compatible provider's default, and each agent's (its spec's
+    model, else its provider's default)."""
     template = Template.load(ROOT / "template.yaml")
-    models = {f"template {name}": template.parameters[name] for name in MODEL_PARAMETERS.values()}
-    providers = json.loads((ROOT / "functions/llm/openai/providers.json").read_text())
-    for provider, spec in providers.items():
+    table = providers(ROOT)
+    named = json.loads((ROOT / "functions/llm/openai/providers.json").read_text())
+
+    def function_default(provider: str) -> str:
+        env = template.function_properties(table[provider].function)["Environment"]["Variables"]
+        return template.parameters[env["DEFAULT_MODEL"]["Ref"]]
+
+    models = {f"{p.function} DEFAULT_MODEL": function_default(p.name) for p in table.values()}
+    for provider, spec in named.items():
         if not provider.startswith("_"):
             models[f"providers.json {provider}"] = spec["default_model"]
     for path in sorted((ROOT / "registry/agents").glob("*.json")):
         spec = json.loads(path.read_text())
-        model = spec.get("model") or template.parameters.get(
-            MODEL_PARAMETERS.get(spec["provider"], ""), ""
-        )
-        models[f"agent {path.stem}"] = model or providers[spec["provider"]]["default_model"]
+        provider = spec["provider"]
+        fallback = named[provider]["default_model"] if provider in named else None
+        models[f"agent {path.stem}"] = spec.get("model") or fallback or function_default(provider)
     return models
 
 
