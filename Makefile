@@ -66,6 +66,7 @@ build: install tools-sam-prereqs
 	  .aws-sam/build/AgentCoreLayer .aws-sam/build/*LlmFunction
 
 bench: install
+	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/agent_loop.py
 	$(BIN)/python bench/cold_start.py
 

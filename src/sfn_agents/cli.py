@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import __version__, ops
+from sfn_agents import DEFAULT_PORT, __version__, ops
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
 
@@ -45,7 +45,7 @@ def read_dotenv(path: Path) -> dict[str, str]:
 
 
 @contextmanager
-def local_engine(args: argparse.Namespace) -> Iterator[Any]:
+def local_engine(args: argparse.Namespace, only: Sequence[str] | None = None) -> Iterator[Any]:
     """An engine with the template deployed. With --script every provider's API is a scripted fake
     playing it; otherwise the functions reach the real providers, with keys from the environment
     or .env, and any *_BASE_URL variable passed on unchanged."""
@@ -77,12 +77,16 @@ def local_engine(args: argparse.Namespace) -> Iterator[Any]:
             if provider.key_name and found.get(provider.key_name):
                 secrets[provider.key_name] = found[provider.key_name]
         engine = stack.enter_context(LocalEngine(port=getattr(args, "port", 0)))
-        engine.deploy(template, _overrides(args.parameter_overrides), function_env, secrets)
+        engine.deploy(
+            template, _overrides(args.parameter_overrides), function_env, secrets, only=only
+        )
         yield engine
 
 
 @contextmanager
-def aws_clients(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any, Any]]:
+def aws_clients(
+    args: argparse.Namespace, only: Sequence[str] | None = None
+) -> Iterator[tuple[Any, Any, Any, Any]]:
     """(stepfunctions, s3, lambda, engine-or-None): a running engine's when SFN_AGENTS_ENDPOINT
     is set (AWS's with AWS_PROFILE etc. is the same code), else a fresh in-process engine's."""
     if os.environ.get("SFN_AGENTS_ENDPOINT"):
@@ -93,7 +97,7 @@ def aws_clients(args: argparse.Namespace) -> Iterator[tuple[Any, Any, Any, Any]]
             )
         yield _aws("stepfunctions"), _aws("s3"), _aws("lambda"), None
         return
-    with local_engine(args) as engine:
+    with local_engine(args, only) as engine:
         yield engine.client("stepfunctions"), engine.client("s3"), engine.client("lambda"), engine
 
 
@@ -119,7 +123,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.script and not Path(args.script).is_file():
         raise UsageError(f"script {args.script} not found")
-    with aws_clients(args) as (sfn, s3, _, engine):
+    with aws_clients(args, only=[args.agent]) as (sfn, s3, _, engine):
         state_machine = find_state_machine(sfn, engine, args.agent)
         execution_input: dict[str, Any] = {"prompt": args.prompt}
         for option in ("max_turns", "provider", "model"):
@@ -175,7 +179,7 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         event = json.loads(event_path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise UsageError(f"cannot read event {event_path}: {error}") from None
-    with aws_clients(args) as (_, _, lambda_client, engine):
+    with aws_clients(args, only=[args.function]) as (_, _, lambda_client, engine):
         if engine is not None:
             try:
                 function = engine.function_for(args.function)
@@ -344,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="the local engine as a long-lived endpoint")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     start = local_commands.add_parser("start", help="serve the template's resources on a port")
-    start.add_argument("--port", type=int, default=4566)
+    start.add_argument("--port", type=int, default=DEFAULT_PORT)
     _template_options(start)  # --script: every agent run on this engine plays it
     start.set_defaults(handler=cmd_local_start)
 

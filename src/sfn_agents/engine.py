@@ -4,42 +4,62 @@ invocations dispatched to the functions' real handlers.
 
 Everything, in-process or not, talks to it over HTTP with ordinary AWS clients, so the same engine
 serves one ``sfn-agents run`` or, long-lived, other processes (boto3, the AWS CLI, a second
-``sfn-agents``)."""
+``sfn-agents``). Only a state machine's Lambda tasks skip the HTTP hop (see moto_clients).
 
+Deploying is cheap when asked for less: ``deploy(..., only=[...])`` creates what those resources
+need (the dependency closure of the template's references, plus the custom resources that fill a
+data store in it), and a later lookup of anything else deploys it then. Physical names follow one
+rule in every mode: the stack is ``sfn-agents-<EnvironmentName>`` (as samconfig.toml names it),
+a resource without a name of its own is ``<stack>-<LogicalId>``."""
+
+import base64
 import http.server
 import io
 import json
 import logging
 import os
+import socket
 import threading
 import uuid
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Any, ClassVar
 
 import boto3
+from botocore.config import Config
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
 from sfn_agents import (
     jsonata_bridge,
     log_capture,
     moto_activities,
+    moto_clients,
+    moto_executions,
     moto_fixes,
     moto_nested_executions,
     thread_env,
 )
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
+from sfn_agents.providers import providers
 from sfn_agents.template import Resolver, Template, TemplateError, references
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
-STACK = "sfn-agents-local"
+CUSTOM_RESOURCE_TYPES = ("AWS::CloudFormation::CustomResource",)
+DATA_STORE_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket")
+NAMED_BY_RULE = (  # identities known before creation: lookups need not create them
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::StepFunctions::Activity",
+)
 _DUMMY_ZIP = io.BytesIO()
 with zipfile.ZipFile(_DUMMY_ZIP, "w") as _zip:
     _zip.writestr("README", "code runs from the working tree")
+_DUMMY_ZIP_BASE64 = base64.b64encode(_DUMMY_ZIP.getvalue()).decode()
 
 # Set for the whole process: every AWS SDK call made here goes to the engine.
 _LOCAL_AWS_ENV = {
@@ -80,16 +100,75 @@ class DeployError(RuntimeError):
     """A resource of the template could not be created locally."""
 
 
+class EngineStartError(RuntimeError):
+    """The engine cannot serve (a busy port, a port out of range); the message says why."""
+
+
+class _Server(ThreadedMotoServer):
+    """moto's threaded server, which hangs when its port cannot be bound (werkzeug exits the
+    server's thread) and stops on a 0.5 s poll: here the port is bound first, so a busy one is
+    an error from start(), and stop() is prompt."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
+        self._socket: socket.socket | None = None
+
+    def _server_entry(self) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+
+        assert self._socket is not None
+        app = DomainDispatcherApplication(create_backend_app)
+        self._server = make_server(
+            self._ip_address,
+            self._port,
+            app,
+            True,
+            request_handler=MotoRequestHandler,
+            fd=self._socket.fileno(),
+        )
+        self._socket.close()  # the server holds its own duplicate
+        self._server_ready_event.set()
+        self._server.serve_forever(poll_interval=0.05)
+
+    def start(self) -> None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
+        try:
+            listener.bind((self._ip_address, self._port))
+            listener.listen(128)
+        except OSError as error:
+            listener.close()
+            reason = error.strerror or str(error)
+            raise EngineStartError(
+                f"cannot serve on {self._ip_address}:{self._port}: {reason}"
+            ) from None
+        self._socket = listener
+        super().start()
+
+
+def _check_port(port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise EngineStartError(f"port {port} is out of range (0-65535; 0 picks a free one)")
+
+
 class LocalEngine:
     def __init__(self, port: int = 0) -> None:
+        _check_port(port)
         self.port = port
-        self.server: ThreadedMotoServer | None = None
+        self.server: _Server | None = None
         self.functions = FunctionRegistry()
-        self.state_machines: dict[str, str] = {}  # logical id -> ARN
-        self.agents: dict[str, str] = {}  # agent name -> state machine logical id
+        self.state_machines: dict[str, str] = {}  # logical id -> ARN, of those created
+        self.agents: dict[str, str] = {}  # agent name -> state machine logical id, all of them
         self.template: Template | None = None
         self.resolver: Resolver | None = None
-        self.role_arn = ""
+        self.created: set[str] = set()
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.RLock()
+        self._role_arn = ""
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -97,6 +176,7 @@ class LocalEngine:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LocalEngine":
+        moto_fixes.check_moto_version()
         _quiet_servers()
         thread_env.install()
         log_capture.install()
@@ -104,17 +184,17 @@ class LocalEngine:
         moto_fixes.install()
         moto_activities.install()
         moto_nested_executions.install()
+        moto_executions.install()
+        moto_clients.install(self.functions)
         self.functions.install()
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
-        self.server.start()
-        self.port = self.server.get_host_and_port()[1]
+        server = _Server(self.port)
+        server.start()
+        self.server = server
+        self.port = server.get_host_and_port()[1]
         os.environ.update(_LOCAL_AWS_ENV)
         os.environ["MOTO_PORT"] = str(self.port)  # moto's Step Functions engine calls back here
         os.environ["AWS_ENDPOINT_URL"] = self.endpoint
-        self.role_arn = self.client("iam").create_role(
-            RoleName=f"{STACK}-execution", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
         return self
 
     def stop(self) -> None:
@@ -122,6 +202,9 @@ class LocalEngine:
         if self.server is not None:
             self.server.stop()
             self.server = None
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
 
     def __enter__(self) -> "LocalEngine":
         return self.start()
@@ -130,7 +213,42 @@ class LocalEngine:
         self.stop()
 
     def client(self, service: Any) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION)
+        """One client per service, shared (boto3 clients are thread-safe)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = boto3.client(
+                    service,
+                    endpoint_url=self.endpoint,
+                    region_name=REGION,
+                    config=Config(max_pool_connections=64),
+                )
+            return self._clients[service]
+
+    @property
+    def role_arn(self) -> str:
+        """The role every function and state machine gets (moto checks that it exists)."""
+        from moto.iam.models import iam_backends
+
+        with self._lock:
+            if not self._role_arn:
+                self._role_arn = (
+                    iam_backends[ACCOUNT]["global"]
+                    .create_role(
+                        role_name=f"{self.stack}-execution",
+                        assume_role_policy_document="{}",
+                        path="/",
+                        permissions_boundary=None,
+                        description="",
+                        tags=[],
+                        max_session_duration=None,
+                    )
+                    .arn
+                )
+            return self._role_arn
+
+    @property
+    def stack(self) -> str:
+        return self.template.stack_name if self.template else "sfn-agents-local"
 
     # ------------------------------------------------------------------ deploy
     def deploy(
@@ -139,24 +257,108 @@ class LocalEngine:
         overrides: Mapping[str, str] | None = None,
         function_env: Mapping[str, Mapping[str, str]] | None = None,
         secret_values: Mapping[str, str] | None = None,
+        only: Iterable[str] | None = None,
     ) -> None:
-        """Create the template's resources. ``function_env`` adds variables per logical id (or
-        ``*`` for all); ``secret_values`` are merged into every secret's JSON."""
+        """Create the template's resources, or only what ``only`` (agent names, logical ids or
+        function names) needs; anything else is created when first looked up. ``function_env``
+        adds variables per logical id (or ``*`` for all). ``secret_values`` are API keys: a
+        provider's key goes only into the secrets its LLM function reads, any other key only into
+        the secrets the tool functions read."""
         template = Template.load(template_path, overrides)
         self.template = template
         self.resolver = Resolver(template, REGION, ACCOUNT)
         self._function_env = function_env or {}
         self._secret_values = dict(secret_values or {})
-        graph = {
+        self._graph = {
             logical_id: references(spec) & set(template.resources)
             for logical_id, spec in template.resources.items()
         }
-        for logical_id in TopologicalSorter(graph).static_order():
-            spec = template.resources[logical_id]
+        self._plan_identities()
+        if only is None:
+            self.ensure(template.resources)
+        else:  # a name the template lacks is left to the lookup, which lists what there is
+            self.ensure(logical_id for name in only if (logical_id := self._known(name)))
+
+    def ensure(self, logical_ids: Iterable[str]) -> None:
+        """Create the given resources and what they need, unless already there."""
+        assert self.template is not None
+        with self._lock:
+            needed = self._closure(set(logical_ids))
+            graph = {k: self._graph[k] & needed for k in needed - self.created}
+            for logical_id in TopologicalSorter(graph).static_order():
+                if logical_id in self.created:
+                    continue
+                try:
+                    self._create(logical_id, self.template.resources[logical_id])
+                except TemplateError as error:
+                    raise DeployError(f"{logical_id}: {error}") from None
+                self.created.add(logical_id)
+
+    def _known(self, name: str) -> str | None:
+        """An agent name, logical id or physical function name -> its logical id."""
+        assert self.template is not None and self.resolver is not None
+        if name in self.agents:
+            return self.agents[name]
+        if name in self.template.resources:
+            return name
+        for logical_id in self.template.of_type("AWS::Serverless::Function"):
+            if self.resolver.refs.get(logical_id) == name:
+                return logical_id
+        return None
+
+    def _plan_identities(self) -> None:
+        """Record the names and ARNs that follow from the naming rule alone, and the agents."""
+        assert self.template is not None and self.resolver is not None
+        for logical_id, spec in self.template.resources.items():
+            if spec["Type"] not in NAMED_BY_RULE:
+                continue
+            props = spec.get("Properties", {})
             try:
-                self._create(logical_id, spec)
-            except TemplateError as error:
-                raise DeployError(f"{logical_id}: {error}") from None
+                if spec["Type"] == "AWS::Serverless::Function":
+                    self._record_function(logical_id, props)
+                elif spec["Type"] == "AWS::Serverless::StateMachine":
+                    self._record_state_machine(logical_id, props)
+                    agent = props.get("DefinitionSubstitutions", {}).get("AgentName")
+                    if isinstance(agent, str):
+                        self.agents[agent] = logical_id
+                else:
+                    name = self._resolve(props["Name"])
+                    arn = f"arn:aws:states:{REGION}:{ACCOUNT}:activity:{name}"
+                    self.resolver.record(logical_id, arn, Name=name)
+            except TemplateError:
+                pass  # a name made of other resources: known once they exist
+
+    def _closure(self, wanted: set[str]) -> set[str]:
+        """``wanted`` and all they refer to, and the custom resources that write to a data store
+        among them with what those need to run (their other references only need names)."""
+        assert self.template is not None and self.resolver is not None
+        resources = self.template.resources
+        planned = set(self.resolver.refs)
+        needed: set[str] = set()
+        pending = list(wanted)
+        while True:
+            while pending:
+                logical_id = pending.pop()
+                if logical_id in needed:
+                    continue
+                needed.add(logical_id)
+                if _is_custom(resources[logical_id]["Type"]):
+                    token = resources[logical_id].get("Properties", {}).get("ServiceToken")
+                    pending += references(token) & set(resources)
+                    pending += [r for r in self._graph[logical_id] if r not in planned]
+                else:
+                    pending += self._graph[logical_id]
+            stores = {r for r in needed if resources[r]["Type"] in DATA_STORE_TYPES}
+            writers = [
+                logical_id
+                for logical_id, spec in resources.items()
+                if _is_custom(spec["Type"])
+                and logical_id not in needed
+                and self._graph[logical_id] & stores
+            ]
+            if not writers:
+                return needed
+            pending += writers
 
     def _create(self, logical_id: str, spec: dict[str, Any]) -> None:
         kind = spec["Type"]
@@ -176,15 +378,10 @@ class LocalEngine:
             self.resolver.record(logical_id, logical_id)
         elif kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
-        elif kind.startswith("Custom::") or kind == "AWS::CloudFormation::CustomResource":
+        elif _is_custom(kind):
             self._custom_resource(logical_id, spec.get("Properties", {}))
         else:
             raise DeployError(f"{logical_id}: resource type {kind} is not supported locally")
-
-    @property
-    def _env_name(self) -> str:
-        assert self.template is not None
-        return self.template.parameters.get("EnvironmentName", "local")
 
     def _resolve(self, value: Any) -> Any:
         assert self.resolver is not None
@@ -198,18 +395,18 @@ class LocalEngine:
 
     def _bucket(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
-        name = self._resolve(props.get("BucketName")) or f"{STACK}-{logical_id.lower()}"
+        name = self._resolve(props.get("BucketName")) or f"{self.stack}-{logical_id.lower()}"
         self.client("s3").create_bucket(Bucket=name)
         self.resolver.record(logical_id, name, Arn=f"arn:aws:s3:::{name}", DomainName=name)
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
-        name = self._resolve(props.get("Name")) or f"{STACK}-{logical_id}"
+        name = self._resolve(props.get("Name")) or f"{self.stack}-{logical_id}"
         try:
             value = json.loads(self._resolve(props.get("SecretString", "{}")) or "{}")
         except json.JSONDecodeError:
             value = {}
-        value.update(self._secret_values)
+        value.update(self._keys_for_secret(logical_id))
         arn = self.client("secretsmanager").create_secret(
             Name=name, SecretString=json.dumps(value)
         )["ARN"]
@@ -217,7 +414,7 @@ class LocalEngine:
 
     def _table(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
-        name = self._resolve(props.get("TableName")) or f"{STACK}-{logical_id}"
+        name = self._resolve(props.get("TableName")) or f"{self.stack}-{logical_id}"
         arguments = {
             "TableName": name,
             "KeySchema": props["KeySchema"],
@@ -231,14 +428,14 @@ class LocalEngine:
 
     def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
-        name = self._resolve(props.get("LogGroupName")) or f"/{STACK}/{logical_id}"
+        name = self._resolve(props.get("LogGroupName")) or f"/{self.stack}/{logical_id}"
         self.client("logs").create_log_group(logGroupName=name)
         arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
         self.resolver.record(logical_id, name, Arn=arn)
 
     def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
-        name = self._resolve(props.get("TopicName")) or f"{STACK}-{logical_id}"
+        name = self._resolve(props.get("TopicName")) or f"{self.stack}-{logical_id}"
         arn = self.client("sns").create_topic(Name=name)["TopicArn"]
         self.resolver.record(logical_id, arn, TopicArn=arn, TopicName=name)
 
@@ -248,11 +445,72 @@ class LocalEngine:
         arn = self.client("stepfunctions").create_activity(name=name)["activityArn"]
         self.resolver.record(logical_id, arn, Name=name)
 
+    def _keys_for_secret(self, secret_id: str) -> dict[str, str]:
+        """The API keys a secret holds: those of the functions that read it, and no others."""
+        assert self.template is not None
+        llm_keys: dict[str, set[str]] = {}
+        for provider in providers(self.template.root).values():
+            if provider.key_name:
+                llm_keys.setdefault(provider.key_name, set()).add(provider.function)
+        llm_functions = set().union(*llm_keys.values()) if llm_keys else set()
+        readers = {
+            logical_id
+            for logical_id in self.template.of_type("AWS::Serverless::Function")
+            if secret_id in self._graph[logical_id]
+        }
+        return {
+            key: value
+            for key, value in self._secret_values.items()
+            if readers & (llm_keys[key] if key in llm_keys else set(readers) - llm_functions)
+        }
+
+    def _record_function(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("FunctionName")) or f"{self.stack}-{logical_id}"
+        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        alias = props.get("AutoPublishAlias", "live")
+        self.resolver.record(logical_id, name, Arn=arn, Version=f"{arn}:1", Alias=f"{arn}:{alias}")
+
+    def _record_state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("Name")) or f"{self.stack}-{logical_id}"
+        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        self.resolver.record(logical_id, arn, Arn=arn, Name=name)
+
+    def _register_function(self, name: str, props: dict[str, Any]) -> set[str]:
+        """Create the function in moto's Lambda backend (in process: it is this process's, and a
+        Lambda client's service model costs more to load than the calls take). The qualifiers
+        it answers to."""
+        from moto.awslambda.models import lambda_backends
+
+        backend = lambda_backends[ACCOUNT][REGION]
+        backend.create_function(
+            {
+                "FunctionName": name,
+                "Runtime": props.get("Runtime", "python3.13"),
+                "Role": self.role_arn,
+                "Handler": props.get("Handler", "bootstrap"),
+                "Code": {"ZipFile": _DUMMY_ZIP_BASE64},
+                "Timeout": int(props.get("Timeout", 3)),
+                "MemorySize": int(props.get("MemorySize", 128)),
+            }
+        )
+        qualifiers = {"$LATEST"}
+        alias = props.get("AutoPublishAlias")
+        if alias:  # state machines may call the alias, as on AWS
+            published = backend.publish_version(name)
+            assert published is not None
+            version = str(published.version)
+            backend.create_alias(alias, name, version, "", None)  # type: ignore[arg-type]
+            qualifiers |= {version, alias}
+        return qualifiers
+
     def _function(self, logical_id: str, _: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None
         props = self.template.function_properties(logical_id)
-        name = self._resolve(props.get("FunctionName")) or f"{STACK}-{logical_id}"
-        arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        self._record_function(logical_id, props)
+        name = self.resolver.refs[logical_id]
+        arn = self.resolver.attributes[logical_id]["Arn"]
         env = {k: str(v) for k, v in self._resolve(props["Environment"]["Variables"]).items()}
         env.update(self._function_env.get("*", {}))
         env.update(self._function_env.get(logical_id, {}))
@@ -264,20 +522,7 @@ class LocalEngine:
         layers = [
             Path(self.resolver.attributes[ref["Ref"]]["path"]) for ref in props.get("Layers", [])
         ]
-        self.client("lambda").create_function(
-            FunctionName=name,
-            Runtime=props.get("Runtime", "python3.13"),
-            Role=self.role_arn,
-            Handler=props.get("Handler", "bootstrap"),
-            Code={"ZipFile": _DUMMY_ZIP.getvalue()},
-            Timeout=int(props.get("Timeout", 3)),
-            MemorySize=int(props.get("MemorySize", 128)),
-        )
-        if props.get("AutoPublishAlias"):  # state machines may call the alias, as on AWS
-            version = self.client("lambda").publish_version(FunctionName=name)["Version"]
-            self.client("lambda").create_alias(
-                FunctionName=name, Name=props["AutoPublishAlias"], FunctionVersion=version
-            )
+        qualifiers = self._register_function(name, props)
         self.functions.add(
             LocalFunction(
                 logical_id=logical_id,
@@ -294,14 +539,14 @@ class LocalEngine:
                 .get("Metadata", {})
                 .get("BuildMethod", ""),
                 repo_root=self.template.root,
+                qualifiers=qualifiers,
             )
         )
-        alias = props.get("AutoPublishAlias", "live")
-        self.resolver.record(logical_id, name, Arn=arn, Version=f"{arn}:1", Alias=f"{arn}:{alias}")
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None
-        name = self._resolve(props.get("Name")) or f"{STACK}-{logical_id}"
+        self._record_state_machine(logical_id, props)
+        name = self.resolver.attributes[logical_id]["Name"]
         definition = (self.template.root / props["DefinitionUri"]).read_text()
         substitutions = self._resolve(props.get("DefinitionSubstitutions", {}))
         for key, value in substitutions.items():
@@ -330,7 +575,6 @@ class LocalEngine:
         self.state_machines[logical_id] = arn
         if "AgentName" in substitutions:
             self.agents[substitutions["AgentName"]] = logical_id
-        self.resolver.record(logical_id, arn, Arn=arn, Name=name)
 
     def _custom_resource(self, logical_id: str, props: dict[str, Any]) -> None:
         """Invoke the ServiceToken function with a Create event, as CloudFormation does."""
@@ -343,7 +587,7 @@ class LocalEngine:
             "RequestType": "Create",
             "ServiceToken": resolved["ServiceToken"],
             "ResponseURL": f"http://127.0.0.1:{catcher.server_port}/{request_id}",
-            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{STACK}/local",
+            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack}/local",
             "RequestId": request_id,
             "LogicalResourceId": logical_id,
             "ResourceType": "Custom::Resource",
@@ -360,17 +604,29 @@ class LocalEngine:
 
     # ------------------------------------------------------------------ lookups
     def state_machine_for(self, agent_or_logical_id: str) -> str:
+        """The ARN of an agent's state machine (by agent name or logical id), deployed if needed."""
+        assert self.template is not None
         logical_id = self.agents.get(agent_or_logical_id, agent_or_logical_id)
-        if logical_id not in self.state_machines:
-            known = sorted(set(self.agents) | set(self.state_machines))
+        machines = self.template.of_type("AWS::Serverless::StateMachine")
+        if logical_id not in machines:
+            known = sorted(set(self.agents) | set(machines))
             raise KeyError(
                 f"no agent or state machine {agent_or_logical_id!r}; known: {', '.join(known)}"
             )
+        self.ensure([logical_id])
         return self.state_machines[logical_id]
 
     def function_for(self, logical_id_or_name: str) -> LocalFunction:
-        for function in self.functions.by_name.values():
-            if logical_id_or_name in (function.logical_id, function.name):
-                return function
-        known = sorted(f.logical_id for f in self.functions.by_name.values())
-        raise KeyError(f"no function {logical_id_or_name!r}; known: {', '.join(known)}")
+        """A function by logical id or name, deployed if needed."""
+        assert self.template is not None
+        functions = self.template.of_type("AWS::Serverless::Function")
+        logical_id = self._known(logical_id_or_name)
+        if logical_id not in functions:
+            known = sorted(functions)
+            raise KeyError(f"no function {logical_id_or_name!r}; known: {', '.join(known)}")
+        self.ensure([str(logical_id)])
+        return next(f for f in self.functions.by_name.values() if f.logical_id == logical_id)
+
+
+def _is_custom(kind: str) -> bool:
+    return kind.startswith("Custom::") or kind in CUSTOM_RESOURCE_TYPES

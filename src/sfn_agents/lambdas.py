@@ -7,6 +7,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from sfn_agents.runtime_api import SandboxPool
 from sfn_agents.thread_env import overlay
 
 Outcome = tuple[str, bool, str]  # payload JSON text, errored, logs: moto's _invoke_lambda contract
+KEPT_INVOCATIONS = 50  # per function, for tests and inspection; older ones are dropped
 
 
 @dataclass
@@ -66,7 +68,10 @@ class LocalFunction:
     memory: int
     build_method: str = ""
     repo_root: Path = Path()
-    invocations: list[dict[str, Any]] = field(default_factory=list)
+    qualifiers: set[str] = field(default_factory=lambda: {"$LATEST"})
+    invocations: deque[dict[str, Any]] = field(
+        default_factory=lambda: deque(maxlen=KEPT_INVOCATIONS)
+    )
     _loaded: Handler | None = None
     _pool: SandboxPool | None = None
     _load_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -85,7 +90,12 @@ class LocalFunction:
         with self._load_lock:
             if self._pool is None:
                 launch = launch_for(
-                    self.runtime, self.build_method, self.code_dir, self.handler, self.repo_root
+                    self.runtime,
+                    self.build_method,
+                    self.code_dir,
+                    self.handler,
+                    self.repo_root,
+                    memory_mb=self.memory,
                 )
                 env = {**_process_env(), **self.env, **launch.env}
                 env.update(
@@ -93,7 +103,7 @@ class LocalFunction:
                     AWS_LAMBDA_LOG_STREAM_NAME="local",
                     _HANDLER=env.get("_HANDLER", self.handler),
                 )
-                self._pool = SandboxPool(launch.command, launch.cwd, env)
+                self._pool = SandboxPool(launch.command, launch.cwd, env, memory_mb=self.memory)
             return self._pool
 
     def _run(self, event: Any, context: LambdaContext, outcome: list[Outcome]) -> None:
@@ -106,6 +116,15 @@ class LocalFunction:
                     payload, errored = _error("Runtime.MarshalError", str(error)), True
             except ImportError as error:
                 payload, errored = _error("Runtime.ImportModuleError", str(error)), True
+            except SystemExit as error:  # Lambda: the runtime exits, the invocation fails
+                status = error.code if isinstance(error.code, int) else int(error.code is not None)
+                if not isinstance(error.code, int | None):
+                    print(error.code)
+                message = f"RequestId: {context.aws_request_id} Error: Runtime exited"
+                message += f" with error: exit status {status}"
+                payload, errored = _error("Runtime.ExitError", message), True
+                print(message)
+                self._loaded = None  # the next invocation is a cold start, as after an exit
             except Exception as error:
                 trace = traceback.format_exception(error)
                 payload, errored = _error(type(error).__name__, str(error), trace), True

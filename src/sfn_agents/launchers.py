@@ -7,18 +7,22 @@ API: each runtime's official client does the talking, not a re-implementation of
 - Java (java*): the classes run by aws-lambda-java-runtime-interface-client.
 
 Artifacts are rebuilt only when a source file is newer than them (`make tools-local-build`
-prebuilds them all).
+prebuilds them all). A build says so on the terminal before it starts (a first Rust build takes
+minutes); a tool that cannot be built fails its invocations with the reason and the make target
+that installs what it lacks.
 """
 
 import glob
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
+SETUP_HINT = "run `make tools-install` (the toolchains and packages) or `make tools-local-build`"
 SOURCE_SUFFIXES = {".go", ".mod", ".sum", ".rs", ".toml", ".lock", ".ts", ".json", ".java", ".xml"}
 
 
@@ -46,12 +50,24 @@ def _newest_source(code_dir: Path) -> float:
 def _build(code_dir: Path, artifact: Path, command: Sequence[str], env: dict[str, str]) -> None:
     if artifact.exists() and artifact.stat().st_mtime >= _newest_source(code_dir):
         return
-    result = subprocess.run(
-        list(command), cwd=code_dir, env={**os.environ, **env}, capture_output=True, text=True
+    print(  # the real terminal, not a function's captured log
+        f"sfn-agents: building {code_dir.name} for the local engine ({' '.join(command)}); "
+        "`make tools-local-build` prebuilds every tool",
+        file=sys.__stderr__,
+        flush=True,
     )
-    if result.returncode != 0 or not artifact.exists():
+    try:
+        result = subprocess.run(
+            list(command), cwd=code_dir, env={**os.environ, **env}, capture_output=True, text=True
+        )
+    except FileNotFoundError:
         raise LaunchError(
-            f"building {code_dir.name} failed: {' '.join(command)}\n{result.stderr[-3000:]}"
+            f"{command[0]} is not installed, so {code_dir.name} cannot be built: {SETUP_HINT}"
+        ) from None
+    if result.returncode != 0 or not artifact.exists():
+        output = (result.stderr or result.stdout)[-2000:].strip()
+        raise LaunchError(
+            f"building {code_dir.name} failed ({' '.join(command)}): {output}\n{SETUP_HINT}"
         )
     artifact.touch()
 
@@ -68,27 +84,25 @@ def java_home() -> str:
     return candidates[-1]
 
 
-def _go(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _go(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     binary = code_dir / ".local-build" / "bootstrap"
     flags = {"CGO_ENABLED": "0", "GOFLAGS": "-trimpath -buildvcs=false"}  # as mk/tools.mk
     _build(code_dir, binary, ["go", "build", "-o", str(binary), "."], flags)
     return Launch([str(binary)], code_dir)
 
 
-def _rust(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _rust(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     binary = code_dir / "target" / "debug" / "bootstrap"
     _build(code_dir, binary, ["cargo", "build", "--locked"], {})
     return Launch([str(binary)], code_dir)
 
 
-def _node(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _node(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     bundle = code_dir / "dist" / "index.js"
     _build(code_dir, bundle, ["npm", "run", "--silent", "build"], {})
     ric = repo / ".tools" / "node-ric" / "node_modules" / "aws-lambda-ric" / "index.mjs"
     if not ric.is_file():
-        raise LaunchError(
-            f"Node functions run through aws-lambda-ric: `make tools-install` ({ric})"
-        )
+        raise LaunchError(f"Node functions run through aws-lambda-ric ({ric}): {SETUP_HINT}")
     return Launch(
         ["node", str(ric)],
         bundle.parent,
@@ -96,7 +110,7 @@ def _node(code_dir: Path, handler: str, repo: Path) -> Launch:
     )
 
 
-def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
+def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     home = java_home()
     classes = code_dir / "target" / "local-runtime"
     mvn = ["mvn", "-q", "-B", "-P", "local-runtime", "package", "-DskipTests"]
@@ -105,6 +119,7 @@ def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
     command = [
         f"{home}/bin/java",
         "--enable-native-access=ALL-UNNAMED",
+        *([f"-XX:MaxRAM={memory_mb}m"] if memory_mb else []),  # heap sized as on Lambda
         "-cp",
         classpath,
         JAVA_RIC_MAIN,
@@ -116,8 +131,11 @@ def _java(code_dir: Path, handler: str, repo: Path) -> Launch:
 _locks: dict[Path, threading.Lock] = {}
 
 
-def launch_for(runtime: str, build_method: str, code_dir: Path, handler: str, repo: Path) -> Launch:
-    """Build if needed, and say how to start the function's runtime process."""
+def launch_for(
+    runtime: str, build_method: str, code_dir: Path, handler: str, repo: Path, memory_mb: int = 0
+) -> Launch:
+    """Build if needed, and say how to start the function's runtime process (a JVM sizes its
+    heap from ``memory_mb``, the function's MemorySize, as Lambda's Java runtime does)."""
     if runtime.startswith("java"):
         builder = _java
     elif runtime.startswith("nodejs"):
@@ -131,4 +149,4 @@ def launch_for(runtime: str, build_method: str, code_dir: Path, handler: str, re
             f"no local launcher for runtime {runtime} with BuildMethod {build_method or '-'}"
         )
     with _locks.setdefault(code_dir, threading.Lock()):
-        return builder(code_dir, handler, repo)
+        return builder(code_dir, handler, repo, memory_mb)

@@ -1,5 +1,8 @@
 """Narrow fixes to moto 5.2.5's Step Functions engine, each where the gap is.
 
+Every moto_* module patches moto 5.2.5's internals; ``check_moto_version`` stops the engine at
+start on any other version, rather than letting a patch miss its target silently.
+
 - Service integration tasks (DynamoDB, aws-sdk:*) report an error raised while evaluating their
   Arguments (a JSONata $error, an undefined value) as a service exception such as
   DynamoDB.AmazonDynamoDBException. AWS reports the evaluation failure itself
@@ -7,6 +10,7 @@
 """
 
 from collections.abc import Callable
+from importlib import metadata
 from typing import Any
 
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -17,6 +21,23 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_aws_sdk,
     state_task_service_dynamodb,
 )
+
+MOTO_VERSION = "5.2.5"
+"""The moto release the engine's patches were written for and tested on."""
+
+
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the one the engine's patches were written for."""
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    installed = installed or metadata.version("moto")
+    if installed != MOTO_VERSION:
+        raise MotoVersionError(
+            f"the local engine patches moto {MOTO_VERSION}, but moto {installed} is installed: "
+            f"pip install moto=={MOTO_VERSION} (or `make install`)"
+        )
+
 
 _SERVICE_TASKS = (
     state_task_service_aws_sdk.StateTaskServiceAwsSdk,

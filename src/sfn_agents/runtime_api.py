@@ -4,12 +4,20 @@ aws-lambda-java-runtime-interface-client.
 
 Each sandbox is one process with one Runtime API endpoint, handling one invocation at a time, as
 in Lambda; parallel invocations get more sandboxes. A sandbox that exceeds the function's timeout
-is killed, as Lambda does.
+is killed, as Lambda does. A sandbox's process gets the function's MemorySize as its data-segment
+limit (RLIMIT_DATA, which counts what a process commits, not address space it only reserves, as
+the JVM, V8 and Go do) and fails as Lambda would when it needs more.
+
+A runtime that goes away mid-request (killed, timed out, stopped with the engine) is normal here:
+the connection errors that follow are not reported as errors.
 """
 
+import contextlib
 import json
 import queue
+import resource
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -36,6 +44,10 @@ class Invocation:
 
 class _Endpoint(ThreadingHTTPServer):
     daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # a runtime that went away
+            super().handle_error(request, client_address)
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _RuntimeHandler)
@@ -119,9 +131,14 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
 class Sandbox:
     """One runtime process and its Runtime API endpoint."""
 
-    def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
+    ) -> None:
         self.endpoint = _Endpoint()
-        threading.Thread(target=self.endpoint.serve_forever, daemon=True).start()
+        self.memory_mb = memory_mb
+        threading.Thread(
+            target=self.endpoint.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         address = f"127.0.0.1:{self.endpoint.server_address[1]}"
         self.logs: list[str] = []
         self.process = subprocess.Popen(
@@ -131,7 +148,12 @@ class Sandbox:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            errors="replace",
         )
+        if memory_mb:  # set from here (preexec_fn is unsafe with threads); every later
+            size = memory_mb * 1024 * 1024  # allocation is checked against it
+            with contextlib.suppress(ProcessLookupError):  # already gone: reported as an exit
+                resource.prlimit(self.process.pid, resource.RLIMIT_DATA, (size, size))
         threading.Thread(target=self._collect_logs, daemon=True).start()
 
     def _collect_logs(self) -> None:
@@ -170,6 +192,8 @@ class Sandbox:
             message, kind = f"Task timed out after {timeout:.2f} seconds", "Sandbox.Timedout"
         else:
             message = f"Runtime exited with code {self.process.returncode}"
+            if self.memory_mb:
+                message += f" (its memory is limited to the function's {self.memory_mb} MB)"
             kind = "Runtime.ExitError"
         return json.dumps({"errorMessage": message, "errorType": kind}).encode()
 
@@ -185,8 +209,11 @@ class Sandbox:
 class SandboxPool:
     """Reuses idle sandboxes (warm starts) and starts new ones for concurrent invocations."""
 
-    def __init__(self, command: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
+    def __init__(
+        self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
+    ) -> None:
         self.command, self.cwd, self.env = list(command), cwd, dict(env)
+        self.memory_mb = memory_mb
         self._idle: list[Sandbox] = []
         self._all: list[Sandbox] = []
         self._lock = threading.Lock()
@@ -195,7 +222,7 @@ class SandboxPool:
         with self._lock:
             sandbox = self._idle.pop() if self._idle else None
         if sandbox is None:
-            sandbox = Sandbox(self.command, self.cwd, self.env)
+            sandbox = Sandbox(self.command, self.cwd, self.env, self.memory_mb)
             self._all.append(sandbox)
         try:
             return sandbox.invoke(event, function_arn, timeout)

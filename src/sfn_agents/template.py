@@ -1,67 +1,95 @@
-"""Read a SAM template: its YAML tags, parameters, Globals and the intrinsic functions the local
-engine needs (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::If with Conditions)."""
+"""Read a SAM template as SAM does: cfn-lint's decoder for the YAML (short-form tags included) and
+samtranslator's plugins for Globals, then resolve the intrinsic functions the local engine needs
+(Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Select, Fn::Split, Fn::If with Conditions). Anything else
+(Fn::FindInMap, Fn::ImportValue, ...) stops with an error naming it, never passes through.
 
+Both libraries take seconds to import, so the expanded template is cached, keyed by the template's
+bytes and the libraries' versions; only a changed template pays for them."""
+
+import hashlib
+import json
+import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-_SHORT_TAGS = ["Ref", "Condition"] + [
-    f"!{name}"
-    for name in (
-        "GetAtt",
-        "Sub",
-        "Join",
-        "Select",
-        "Split",
-        "If",
-        "Equals",
-        "Not",
-        "And",
-        "Or",
-        "FindInMap",
-        "GetAZs",
-        "ImportValue",
-        "Base64",
-    )
-]
+SUPPORTED_INTRINSICS = {
+    "Ref",
+    "Condition",
+    "Fn::GetAtt",
+    "Fn::Sub",
+    "Fn::Join",
+    "Fn::Select",
+    "Fn::Split",
+    "Fn::If",
+    "Fn::Equals",
+    "Fn::Not",
+    "Fn::And",
+    "Fn::Or",
+}
 
 
 class TemplateError(ValueError):
     """The template uses something the local engine cannot resolve; the message says what."""
 
 
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-def _tag_constructor(name: str) -> Callable[[yaml.Loader, yaml.Node], dict[str, Any]]:
-    key = name if name in ("Ref", "Condition") else f"Fn::{name[1:]}"
-
-    def construct(loader: yaml.Loader, node: yaml.Node) -> dict[str, Any]:
-        if isinstance(node, yaml.ScalarNode):
-            value: Any = loader.construct_scalar(node)
-            if key == "Fn::GetAtt":
-                value = value.split(".", 1)
-        elif isinstance(node, yaml.SequenceNode):
-            value = loader.construct_sequence(node, deep=True)
-        else:
-            value = loader.construct_mapping(node, deep=True)
-        return {key: value}
-
-    return construct
-
-
-for _tag in _SHORT_TAGS:
-    _Loader.add_constructor(f"!{_tag.lstrip('!')}", _tag_constructor(_tag))
-
-
 def load_yaml(path: Path) -> dict[str, Any]:
-    with path.open() as stream:
-        return yaml.load(stream, Loader=_Loader)
+    """The template as CloudFormation reads it (short-form tags become their long forms)."""
+    import yaml
+    from cfnlint.decode import cfn_yaml
+
+    try:
+        body = cfn_yaml.load(str(path))
+    except (yaml.YAMLError, ValueError) as error:  # CfnParseError is a YAMLError
+        raise TemplateError(f"{path}: {error}") from None
+    return json.loads(json.dumps(body))  # cfn-lint's node types -> plain dicts and strings
+
+
+def _expand_globals(body: dict[str, Any]) -> dict[str, Any]:
+    """samtranslator's plugins, as SAM runs them before translating: Globals merged into every
+    resource they apply to, then dropped."""
+    from samtranslator.model.exceptions import InvalidDocumentException
+    from samtranslator.parser.parser import Parser
+    from samtranslator.translator.translator import prepare_plugins
+
+    parameters = {k: v.get("Default") for k, v in body.get("Parameters", {}).items()}
+    try:
+        Parser().parse(body, parameters, prepare_plugins([], parameters))
+    except InvalidDocumentException as error:
+        causes = "; ".join(getattr(cause, "message", str(cause)) for cause in error.causes)
+        raise TemplateError(f"invalid SAM template: {causes}") from None
+    return body
+
+
+def _cache_dir() -> Path | None:
+    base = os.environ.get("XDG_CACHE_HOME") or (
+        os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else ""
+    )
+    return Path(base) / "sfn-agents" / "templates" if base else None
+
+
+def expand(path: Path) -> dict[str, Any]:
+    """The template with its YAML decoded and Globals applied, from the cache when unchanged."""
+    source = path.read_bytes()
+    versions = [metadata.version(p) for p in ("cfn-lint", "aws-sam-translator")]
+    key = hashlib.sha256(source + json.dumps(versions).encode()).hexdigest()
+    cache = _cache_dir()
+    cached = cache / f"{key}.json" if cache else None
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())
+    body = _expand_globals(load_yaml(path))
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.tmp")
+            partial.write_text(json.dumps(body))
+            partial.replace(cached)
+        except OSError:
+            pass  # an unwritable cache only costs time
+    return body
 
 
 _SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
@@ -75,7 +103,7 @@ class Template:
 
     @classmethod
     def load(cls, path: Path, overrides: Mapping[str, str] | None = None) -> "Template":
-        body = load_yaml(path)
+        body = expand(path)
         declared = body.get("Parameters", {})
         unknown = set(overrides or {}) - set(declared)
         if unknown:
@@ -99,18 +127,20 @@ class Template:
     def resources(self) -> dict[str, dict[str, Any]]:
         return self.body.get("Resources", {})
 
+    @property
+    def stack_name(self) -> str:
+        """The stack's name locally: as samconfig.toml names it, sfn-agents-<EnvironmentName>."""
+        environment = self.parameters.get("EnvironmentName")
+        return f"sfn-agents-{environment}" if environment else "sfn-agents-local"
+
     def of_type(self, *types: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.resources.items() if v["Type"] in types}
 
     def function_properties(self, logical_id: str) -> dict[str, Any]:
-        """A function's properties with Globals.Function merged in, as SAM does."""
-        merged = dict(self.body.get("Globals", {}).get("Function", {}))
-        own = self.resources[logical_id].get("Properties", {})
-        global_env = merged.get("Environment", {}).get("Variables", {})
-        own_env = own.get("Environment", {}).get("Variables", {})
-        merged.update(own)
-        merged["Environment"] = {"Variables": {**global_env, **own_env}}
-        return merged
+        """A function's properties (Globals are already merged in, by samtranslator)."""
+        props = dict(self.resources[logical_id].get("Properties", {}))
+        props.setdefault("Environment", {}).setdefault("Variables", {})
+        return props
 
 
 def references(value: Any) -> set[str]:
@@ -138,13 +168,13 @@ def references(value: Any) -> set[str]:
 class Resolver:
     """Resolves intrinsic functions against parameters and the physical resources created so far."""
 
-    def __init__(self, template: Template, region: str, account: str) -> None:
+    def __init__(self, template: Template, region: str, account: str, stack: str = "") -> None:
         self.template = template
         self.refs: dict[str, str] = {
             **template.parameters,
             "AWS::Region": region,
             "AWS::AccountId": account,
-            "AWS::StackName": "sfn-agents-local",
+            "AWS::StackName": stack or template.stack_name,
             "AWS::Partition": "aws",
             "AWS::URLSuffix": "amazonaws.com",
             "AWS::NoValue": "",
@@ -224,4 +254,6 @@ class Resolver:
                 return any(self.resolve(a) for a in arg)
             case "Condition":
                 return self._condition(str(arg))
+        if key.startswith("Fn::"):
+            raise TemplateError(f"{key} is not supported by the local engine")
         return {key: self.resolve(arg)}

@@ -29,6 +29,8 @@ CLIENT = textwrap.dedent(
             time.sleep(event["seconds"])
         if event.get("action") == "crash":
             sys.exit(3)
+        if event.get("action") == "allocate":
+            held = bytearray(event["megabytes"] * 1024 * 1024)
         if event.get("action") == "fail":
             path, body = "error", {"errorMessage": "bad input", "errorType": "ValueError"}
         else:
@@ -100,3 +102,24 @@ def test_concurrent_invocations_get_their_own_sandboxes(pool):
         )
     pids = {json.loads(payload)["pid"] for payload, _, _ in results}
     assert len(pids) == 3
+
+
+def test_a_sandbox_gets_the_functions_memory_size_and_fails_beyond_it(tmp_path: Path):
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    pool = SandboxPool([sys.executable, str(script)], tmp_path, {"PATH": ""}, memory_mb=128)
+    try:
+        payload, errored, _ = pool.invoke({"action": "allocate", "megabytes": 16}, ARN, 10)
+        assert not errored, payload
+        payload, errored, logs = pool.invoke({"action": "allocate", "megabytes": 400}, ARN, 10)
+        assert errored
+        assert "MemoryError" in logs
+        assert "limited to the function's 128 MB" in json.loads(payload)["errorMessage"]
+    finally:
+        pool.stop()
+
+
+def test_stopping_a_sandbox_mid_poll_prints_no_traceback(pool, capfd):
+    pool.invoke({"action": "echo"}, ARN, 10)  # the runtime is now long-polling for the next
+    pool.stop()
+    assert "Traceback" not in capfd.readouterr().err

@@ -65,3 +65,69 @@ def test_unresolvable_reference_names_itself(template):
     resolver = Resolver(template, "us-east-1", "123456789012")
     with pytest.raises(TemplateError, match="Table"):
         resolver.resolve({"Ref": "Table"})
+
+
+GLOBALS_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Mappings:
+  Sizes: {dev: {Memory: 256}}
+Globals:
+  Function:
+    Timeout: 42
+    Environment: {Variables: {SHARED: one, OVERRIDDEN: global}}
+  StateMachine:
+    PropagateTags: true
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      Environment: {Variables: {OVERRIDDEN: own}}
+  Mapped:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.handler
+      MemorySize: !FindInMap [Sizes, dev, Memory]
+  Machine:
+    Type: AWS::Serverless::StateMachine
+    Properties: {Definition: {StartAt: A, States: {A: {Type: Succeed}}}}
+"""
+
+
+@pytest.fixture
+def sam_template(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Template:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "template.yaml"
+    path.write_text(GLOBALS_TEMPLATE)
+    return Template.load(path)
+
+
+def test_globals_apply_to_every_resource_type_as_sam_does(sam_template):
+    props = sam_template.function_properties("Fn")
+    assert props["Timeout"] == 42
+    assert props["Environment"]["Variables"] == {"SHARED": "one", "OVERRIDDEN": "own"}
+    assert sam_template.resources["Machine"]["Properties"]["PropagateTags"] is True
+    assert "Globals" not in sam_template.body
+
+
+def test_an_unsupported_intrinsic_stops_with_its_name(sam_template):
+    resolver = Resolver(sam_template, "us-east-1", "123456789012")
+    memory = sam_template.function_properties("Mapped")["MemorySize"]
+    with pytest.raises(TemplateError, match=r"Fn::FindInMap is not supported"):
+        resolver.resolve(memory)
+
+
+def test_the_expanded_template_is_cached_until_the_template_changes(tmp_path, sam_template):
+    cached = list((tmp_path / "cache" / "sfn-agents" / "templates").glob("*.json"))
+    assert len(cached) == 1
+    sam_template.path.write_text(GLOBALS_TEMPLATE.replace("Timeout: 42", "Timeout: 7"))
+    assert Template.load(sam_template.path).function_properties("Fn")["Timeout"] == 7
+    assert len(list(cached[0].parent.glob("*.json"))) == 2
+
+
+def test_an_invalid_globals_section_is_reported_as_sam_reports_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = tmp_path / "template.yaml"
+    path.write_text(GLOBALS_TEMPLATE.replace("PropagateTags: true", "Tracing: {Enabled: true}"))
+    with pytest.raises(TemplateError, match="'Tracing' is not a supported property"):
+        Template.load(path)

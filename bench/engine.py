@@ -1,0 +1,163 @@
+"""The local engine's own cost, side by side in one run, as ratios to a bare-Python floor.
+
+- floor: a fresh Python that imports boto3 and moto's server and creates one client;
+- `sfn-agents invoke SqlToolFunction` and the scripted demo run (`make demo` offline), whole
+  processes, as a user starts them;
+- scripted SQL-agent runs of 10, 20, 100 and 200 turns whose tool turns return ~10 KB each, in one
+  warm engine (median seconds, and seconds per turn, which should stay flat);
+- 50 concurrent runs through one endpoint, each answering from its own prompt (all must succeed
+  with their own answer).
+
+Prints a table; writes bench/results/engine.json. Usage: python bench/engine.py [--repeats N]
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from sfn_agents.engine import LocalEngine
+from sfn_agents.runner import RunResult, run_execution
+from sfn_agents.scripted import ScriptedServer
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+TEN_KB_QUERY = "SELECT * FROM batting ORDER BY player_id, year LIMIT 195"
+FLOOR = "import boto3, moto.server; boto3.client('s3', region_name='us-east-1')"
+COMMANDS = {
+    "floor": [sys.executable, "-c", FLOOR],
+    "invoke": [
+        str(BIN / "sfn-agents"),
+        "invoke",
+        "SqlToolFunction",
+        "-e",
+        "events/SqlToolFunction-query.json",
+    ],
+    "demo_run": [
+        str(BIN / "sfn-agents"),
+        "run",
+        "sql-agent",
+        "Which team won the most games in 2024, and who hit the most home runs that season?",
+        "--script",
+        "events/sql-agent-demo.script.json",
+    ],
+}
+
+
+def whole_process_seconds(repeats: int) -> dict[str, list[float]]:
+    """Each command `repeats` times, interleaved so that machine noise hits all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in COMMANDS}
+    for _ in range(repeats):
+        for name, command in COMMANDS.items():
+            started = time.perf_counter()
+            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            times[name].append(time.perf_counter() - started)
+            if done.returncode != 0:
+                raise SystemExit(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return times
+
+
+def long_run_script(turns: int) -> dict[str, Any]:
+    tool_turn = {
+        "tool_calls": [{"name": "execute_sql_query", "input": {"sql_query": TEN_KB_QUERY}}]
+    }
+    return {"turns": [*[tool_turn] * (turns - 1), {"text": "done"}]}
+
+
+def run(engine: LocalEngine, prompt: str, **extra: Any) -> RunResult:
+    return run_execution(
+        engine.client("stepfunctions"),
+        engine.state_machine_for("sql-agent"),
+        {"prompt": prompt, "provider": "anthropic", "max_total_tokens": 10**9, **extra},
+    )
+
+
+def turn_costs(engine: LocalEngine, fake: ScriptedServer, repeats: int) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for turns in (10, 20, 100, 200):
+        fake.play(long_run_script(turns))
+        durations = []
+        for _ in range(repeats if turns <= 20 else 1):
+            result = run(engine, "benchmark", max_turns=turns)
+            if result.status != "SUCCEEDED" or (result.output or {}).get("turns") != turns:
+                raise SystemExit(f"{turns}-turn run: {result.status} {result.error} {result.cause}")
+            durations.append(result.duration_seconds)
+        seconds = statistics.median(durations)
+        figures[f"{turns}_turns"] = {"seconds": seconds, "seconds_per_turn": seconds / turns}
+    return figures
+
+
+def concurrent_runs(engine: LocalEngine, fake: ScriptedServer, count: int) -> dict[str, Any]:
+    fake.play({"turns": [{"text": "answer to {{ $string(messages[0].content) }}"}]})
+    prompts = [f"question {n} {uuid.uuid4().hex[:8]}" for n in range(count)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(count) as pool:
+        results = list(pool.map(lambda prompt: run(engine, prompt), prompts))
+    seconds = time.perf_counter() - started
+    correct = sum(
+        1
+        for prompt, result in zip(prompts, results, strict=True)
+        if result.status == "SUCCEEDED"
+        and prompt in json.dumps(result.output)
+        and not any(p in json.dumps(result.output) for p in prompts if p != prompt)
+    )
+    return {"runs": count, "correct": correct, "seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    processes = whole_process_seconds(args.repeats)
+    with (
+        ScriptedServer("anthropic", {"turns": [{"text": "warm-up"}]}) as fake,
+        LocalEngine() as engine,
+    ):
+        engine.deploy(
+            ROOT / "template.yaml",
+            function_env={"AnthropicLlmFunction": {"ANTHROPIC_BASE_URL": fake.url}},
+            secret_values={"ANTHROPIC_API_KEY": "bench"},
+            only=["sql-agent"],
+        )
+        run(engine, "warm-up")  # cold starts out of the figures
+        turns = turn_costs(engine, fake, args.repeats)
+        concurrent = concurrent_runs(engine, fake, 50)
+
+    floor = statistics.median(processes["floor"])
+    figures = {
+        "floor_seconds": floor,
+        "whole_process_seconds": {k: statistics.median(v) for k, v in processes.items()},
+        "whole_process_all": processes,
+        "turns": turns,
+        "concurrent": concurrent,
+    }
+    rows = [
+        ("bare Python floor", floor),
+        ("sfn-agents invoke (whole process)", figures["whole_process_seconds"]["invoke"]),
+        ("scripted demo run (whole process)", figures["whole_process_seconds"]["demo_run"]),
+        *[(f"{n}-turn run, 10 KB results", turns[f"{n}_turns"]["seconds"]) for n in (10, 20)],
+        *[(f"{n}-turn run, 10 KB results", turns[f"{n}_turns"]["seconds"]) for n in (100, 200)],
+        (f"50 concurrent runs ({concurrent['correct']}/50 correct)", concurrent["seconds"]),
+    ]
+    print(f"{'':44} {'seconds':>8} {'x floor':>8}")
+    for name, seconds in rows:
+        print(f"{name:44} {seconds:8.2f} {seconds / floor:8.2f}")
+    print(
+        "seconds per turn: "
+        + ", ".join(
+            f"{n}: {turns[f'{n}_turns']['seconds_per_turn']:.3f}" for n in (10, 20, 100, 200)
+        )
+    )
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "engine.json").write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()

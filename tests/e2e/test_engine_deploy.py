@@ -1,0 +1,123 @@
+"""What a deploy creates and names, its secrets, and how the engine refuses a port. Each case runs
+in a process of its own (an engine sets process-wide AWS settings, and the session's engine is
+running in this one)."""
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sfn_agents import moto_fixes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _in_engine(body: str, port: int = 0) -> Any:
+    """Run `body` with `engine` started (on `port`) and the template at hand; its printed JSON."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys
+        from pathlib import Path
+        from sfn_agents.engine import LocalEngine
+        template = Path({str(ROOT / "template.yaml")!r})
+        with LocalEngine(port={port}) as engine:
+        """
+    ) + textwrap.indent(textwrap.dedent(body), "    ")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest():
+    created = _in_engine(
+        """
+        engine.deploy(template, only=["SqlToolFunction"])
+        first = sorted(engine.created)
+        name = engine.function_for("SqlToolFunction").name
+        engine.state_machine_for("sql-agent")
+        print(json.dumps({"first": first, "then": sorted(engine.created), "name": name}))
+        """
+    )
+    assert created["first"] == ["AgentCoreLayer", "ArtifactBucket", "SqlToolFunction"]
+    assert created["name"] == "sfn-agents-dev-SqlToolFunction"
+    then = set(created["then"])
+    assert {
+        "SqlAgentStateMachine",
+        "Registry",
+        "AgentRegistryTable",
+        "AnthropicLlmFunction",
+    } <= then
+    assert "SchemaAgentStateMachine" not in then  # the registry only needs its ARN
+    assert "ResearchAgentStateMachine" not in then
+
+
+def test_names_follow_one_rule_and_the_endpoint_reports_them():
+    names = _in_engine(
+        """
+        engine.deploy(template, only=["sql-agent"])
+        functions = engine.client("lambda").list_functions()["Functions"]
+        machines = engine.client("stepfunctions").list_state_machines()["stateMachines"]
+        print(json.dumps({
+            "functions": sorted(f["FunctionName"] for f in functions),
+            "machines": sorted(m["name"] for m in machines),
+        }))
+        """
+    )
+    assert "sfn-agents-dev-SqlToolFunction" in names["functions"]
+    assert "sfn-agents-dev-AnthropicLlmFunction" in names["functions"]
+    assert names["machines"] == ["sfn-agents-dev-sql-agent"]
+
+
+def test_each_secret_gets_only_its_own_keys():
+    secrets = _in_engine(
+        """
+        engine.deploy(
+            template,
+            secret_values={"ANTHROPIC_API_KEY": "llm-key", "PERPLEXITY_API_KEY": "tool-key"},
+            only=["AnthropicLlmFunction", "WebResearchToolFunction"],
+        )
+        client = engine.client("secretsmanager")
+        print(json.dumps({
+            name: json.loads(client.get_secret_value(SecretId=name)["SecretString"])
+            for name in ("/sfn-agents/dev/llm-api-keys", "/sfn-agents/dev/tool-api-keys")
+        }))
+        """
+    )
+    assert secrets["/sfn-agents/dev/llm-api-keys"] == {"ANTHROPIC_API_KEY": "llm-key"}
+    assert secrets["/sfn-agents/dev/tool-api-keys"] == {"PERPLEXITY_API_KEY": "tool-key"}
+
+
+def _engine_on(port: int) -> subprocess.CompletedProcess[str]:
+    script = f"from sfn_agents.engine import LocalEngine\nLocalEngine(port={port}).start()"
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_a_busy_port_fails_at_once_with_the_reason():
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        started = time.monotonic()
+        done = _engine_on(busy.getsockname()[1])
+    assert done.returncode == 1
+    assert "Address already in use" in done.stderr
+    assert time.monotonic() - started < 30
+
+
+@pytest.mark.parametrize("port", [70000, -1])
+def test_a_port_out_of_range_is_refused(port):
+    done = _engine_on(port)
+    assert done.returncode == 1
+    assert f"port {port} is out of range" in done.stderr
+
+
+def test_another_moto_version_stops_the_engine_with_the_fix():
+    with pytest.raises(moto_fixes.MotoVersionError, match=r"patches moto 5\.2\.5.*5\.3\.0"):
+        moto_fixes.check_moto_version("5.3.0")
