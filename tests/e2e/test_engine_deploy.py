@@ -44,7 +44,12 @@ def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest(
         print(json.dumps({"first": first, "then": sorted(engine.created), "name": name}))
         """
     )
-    assert created["first"] == ["AgentCoreLayer", "ArtifactBucket", "SqlToolFunction"]
+    assert created["first"] == [  # the function logs to its own group (LoggingConfig)
+        "AgentCoreLayer",
+        "ArtifactBucket",
+        "SqlToolFunction",
+        "SqlToolFunctionLogGroup",
+    ]
     assert created["name"] == "sfn-agents-dev-SqlToolFunction"
     then = set(created["then"])
     assert {

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from sfn_agents.template import Template
+from sfn_agents.template import Template, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")
 RESOURCES = TEMPLATE.resources
 metric_names = runpy.run_path(str(ROOT / "layers/agent_core/agent_core/metric_names.py"))
-NAMESPACE = TEMPLATE.body["Globals"]["Function"]["Environment"]["Variables"][
+NAMESPACE = load_yaml(ROOT / "template.yaml")["Globals"]["Function"]["Environment"]["Variables"][
     "POWERTOOLS_METRICS_NAMESPACE"
 ]
 FUNCTIONS = sorted(TEMPLATE.of_type("AWS::Serverless::Function"))
