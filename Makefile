@@ -30,7 +30,7 @@ $(BIN)/python:
 	$(PYTHON313) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml layers/agent_core/requirements.txt functions/llm/anthropic/requirements.txt | $(BIN)/python
+$(VENV)/.installed: pyproject.toml layers/agent_core/requirements.txt functions/llm/anthropic/requirements.txt functions/api/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -e ".[functions,dev]"
 	touch $@
 
@@ -43,7 +43,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-PYTHON_FUNCTIONS := $(wildcard functions/llm/*) functions/tools/sql functions/tools/market_data registry
+PYTHON_FUNCTIONS := $(wildcard functions/llm/*) functions/tools/sql functions/tools/market_data functions/api registry
 
 typecheck: install
 	$(BIN)/mypy src layers/agent_core/agent_core
@@ -53,7 +53,13 @@ typecheck: install
 validate: install
 	$(BIN)/sam validate --lint
 
-unit: install
+# The web UI's end-to-end tests drive Debian's Chromium with Playwright (its own browser download
+# is not used).
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+unit: install $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck validate tools-local-build tools-test unit
@@ -69,6 +75,7 @@ bench: install
 	$(BIN)/python bench/engine.py
 	$(BIN)/python bench/agent_loop.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/api.py
 
 deploy: build
 	$(BIN)/sam deploy --guided

@@ -209,10 +209,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_local_start(args: argparse.Namespace) -> int:
-    with local_engine(args) as engine:
+    from sfn_agents import local_api
+
+    with local_engine(args) as engine, ExitStack() as stack:
         print(f"sfn-agents local engine on {engine.endpoint} (Ctrl-C to stop)", flush=True)
         for agent, logical_id in sorted(engine.agents.items()):
             print(f"  agent {agent}: {engine.state_machines[logical_id]}", flush=True)
+        local_api.started(engine, args.api_port, stack, sys.stdout)
         try:
             while True:
                 time.sleep(3600)
@@ -349,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     local_commands = local.add_subparsers(dest="local_command", required=True)
     start = local_commands.add_parser("start", help="serve the template's resources on a port")
     start.add_argument("--port", type=int, default=DEFAULT_PORT)
+    start.add_argument("--api-port", type=int, default=3000, help="the HTTP API and web UI")
     _template_options(start)  # --script: every agent run on this engine plays it
     start.set_defaults(handler=cmd_local_start)
 

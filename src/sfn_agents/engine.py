@@ -365,6 +365,7 @@ class LocalEngine:
         handlers = {
             "AWS::Serverless::LayerVersion": self._layer,
             "AWS::S3::Bucket": self._bucket,
+            "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SecretsManager::Secret": self._secret,
             "AWS::DynamoDB::Table": self._table,
             "AWS::Serverless::Function": self._function,
@@ -378,6 +379,9 @@ class LocalEngine:
             self.resolver.record(logical_id, logical_id)
         elif kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
+        elif kind == "AWS::Serverless::Api":  # served by sfn_agents.local_api, not by moto
+            assert self.resolver is not None
+            self.resolver.record(logical_id, logical_id)
         elif _is_custom(kind):
             self._custom_resource(logical_id, spec.get("Properties", {}))
         else:
@@ -398,6 +402,10 @@ class LocalEngine:
         name = self._resolve(props.get("BucketName")) or f"{self.stack}-{logical_id.lower()}"
         self.client("s3").create_bucket(Bucket=name)
         self.resolver.record(logical_id, name, Arn=f"arn:aws:s3:::{name}", DomainName=name)
+
+    def _bucket_policy(self, logical_id: str, props: dict[str, Any]) -> None:
+        policy = json.dumps(self._resolve(props["PolicyDocument"]))
+        self.client("s3").put_bucket_policy(Bucket=self._resolve(props["Bucket"]), Policy=policy)
 
     def _secret(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None

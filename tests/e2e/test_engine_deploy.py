@@ -44,7 +44,9 @@ def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest(
         print(json.dumps({"first": first, "then": sorted(engine.created), "name": name}))
         """
     )
-    assert created["first"] == [  # the function logs to its own group (LoggingConfig)
+    # the artifact bucket logs to AccessLogBucket, the function to its own group (LoggingConfig)
+    assert created["first"] == [
+        "AccessLogBucket",
         "AgentCoreLayer",
         "ArtifactBucket",
         "SqlToolFunction",

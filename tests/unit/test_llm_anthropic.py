@@ -177,22 +177,39 @@ def test_rate_limit_is_survived_by_sdk_retries_honouring_retry_after(handler_for
 
 def test_a_bad_request_is_fatal_and_names_provider_and_model(handler_for):
     _, handler = handler_for({"turns": [{"text": "only one"}]})
-    bad_history = user("a") + user("b")  # two user messages in a row: the API refuses
-    with pytest.raises(Exception) as raised:
-        handler(event(bad_history), Context())
+    bad_tools = {**event(user("a")), "tools": [{"name": "bad name", "input_schema": {}}]}
+    with pytest.raises(Exception) as raised:  # the API refuses a tool name with a space
+        handler(bad_tools, Context())
     assert type(raised.value).__name__ == "LlmFatalError"
     assert str(raised.value).startswith(
         "anthropic claude-sonnet-5-5: HTTP 400 invalid_request_error"
     )
 
 
-def test_malformed_event_is_rejected_before_any_call(handler_for):
+@pytest.mark.parametrize(
+    ("new_messages", "complaint"),
+    [
+        ([{"role": "system", "content": []}], "role 'user' or 'assistant'"),
+        (user("a") + user("b"), "roles must alternate"),
+        (user("   "), "empty or whitespace"),
+        ([{"role": "user", "content": [{"type": "text", "text": 5}]}], "text must be a str"),
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "tool_result", "tool_use_id": "t", "content": "x"}],
+                }
+            ],
+            "answers no tool_use",
+        ),
+    ],
+)
+def test_malformed_event_is_rejected_before_any_call(handler_for, new_messages, complaint):
     fake, handler = handler_for({"turns": [{"text": "x"}]})
     with pytest.raises(Exception) as raised:
-        handler(
-            {"agent": {"name": "a"}, "new_messages": [{"role": "system", "content": []}]}, Context()
-        )
+        handler(event(new_messages), Context())
     assert type(raised.value).__name__ == "MalformedLlmEvent"
+    assert complaint in str(raised.value)
     assert fake.requests == []
 
 

@@ -10,7 +10,7 @@ from provider_cases import SQL_SCRIPT, SQL_TOOLS, refused, scripted_model, send_
 
 from sfn_agents.scripted import ScriptedServer, ScriptError, load_script
 
-MODEL = "claude-test"
+MODEL = "claude-sonnet-5-5"
 TOOLS: Any = SQL_TOOLS
 SCRIPT = SQL_SCRIPT
 PROMPT: Any = {"role": "user", "content": "Which team was best?"}

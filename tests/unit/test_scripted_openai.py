@@ -10,7 +10,7 @@ from provider_cases import SQL_SCRIPT, refused, scripted_model, send_non_http
 
 from sfn_agents.scripted import ScriptedServer
 
-MODEL = "gpt-test"
+MODEL = "gpt-5-mini"
 TOOLS: Any = [
     {
         "type": "function",

@@ -2,10 +2,12 @@
 
 import hashlib
 import json
+import resource
 import shutil
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,9 +16,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from sfn_agents.python_runtime import load_handler
+
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "functions/tools/sql"
 SAMPLE_DB = ROOT / FUNCTION / "data" / "baseball.sqlite"
+LAYER = ROOT / "layers" / "agent_core"
 
 
 @dataclass
@@ -127,9 +132,35 @@ def test_time_limit_stops_runaway_query(sql_tool):
         call,
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
     )
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 1
     assert "exceeded the 0.3 s time limit" in message
     assert query(call, "SELECT count(*) FROM teams")["rows"] == [[30]]  # the next call works
+
+
+def test_deadline_interrupts_work_between_progress_checks():
+    """With the progress handler out of the way, the timer alone stops the query, and the
+    thread running it (as the local engine's in-process functions do) is free again."""
+    database_class = load_handler(ROOT / FUNCTION, "sql_database.SqlDatabase", [LAYER])
+    database_class.query.__globals__["PROGRESS_INTERVAL"] = 10**9
+    database = database_class("", SAMPLE_DB, ROOT, 200, 0.3)
+    outcome: list[str] = []
+
+    def run() -> None:
+        try:
+            database.query(
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)"
+                " SELECT count(*) FROM c"
+            )
+        except Exception as error:
+            outcome.append(str(error))
+
+    worker = threading.Thread(target=run)
+    started = time.monotonic()
+    worker.start()
+    worker.join(timeout=3)
+    assert not worker.is_alive()
+    assert time.monotonic() - started < 1
+    assert "exceeded the 0.3 s time limit" in outcome[0]
 
 
 @pytest.mark.parametrize(
@@ -146,7 +177,7 @@ def test_writes_are_refused_and_change_nothing(sql_tool, tmp_path, sql):
     shutil.copy(SAMPLE_DB, copy)
     before = digest(copy)
     call = sql_tool(SQL_DATABASE_URI=str(copy))
-    assert "attempt to write a readonly database" in error_of(call, sql)
+    assert "read-only: send SELECT statements only" in error_of(call, sql)
     assert digest(copy) == before
     assert query(call, "SELECT count(*) FROM teams")["rows"] == [[30]]
 
@@ -154,8 +185,76 @@ def test_writes_are_refused_and_change_nothing(sql_tool, tmp_path, sql):
 def test_attach_is_refused(sql_tool, tmp_path):
     target = tmp_path / "other.sqlite"
     message = error_of(sql_tool(), f"ATTACH DATABASE '{target}' AS other")
-    assert "not authorized" in message
+    assert "ATTACH and DETACH are not allowed" in message
     assert not target.exists()
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        ("PRAGMA temp_store_directory = '/tmp'", "PRAGMA temp_store_directory is not allowed"),
+        ("PRAGMA temp_store_directory", "PRAGMA temp_store_directory is not allowed"),
+        ("PRAGMA cache_size = 1", "PRAGMA cache_size is not allowed"),
+        ("PRAGMA writable_schema = ON", "PRAGMA writable_schema is not allowed"),
+        ("SELECT fts3_tokenizer('simple')", "the function fts3_tokenizer() is not allowed"),
+        ("SELECT load_extension('/tmp/x')", "the function load_extension() is not allowed"),
+        ("SELECT printf('%.*c', 300000000, 'x')", "the function printf() is not allowed"),
+        ("BEGIN", "read-only"),
+        ("CREATE TEMP TABLE t (x)", "read-only"),
+        ("CREATE VIRTUAL TABLE t USING fts5(x)", "read-only"),
+    ],
+)
+def test_settings_and_unvetted_functions_are_refused(sql_tool, sql, refusal):
+    call = sql_tool()
+    assert refusal in error_of(call, sql)
+    assert query(call, "SELECT count(*) FROM teams")["rows"] == [[30]]
+
+
+def test_temp_store_directory_does_not_leak_into_the_process(sql_tool, tmp_path):
+    error_of(sql_tool(), f"PRAGMA temp_store_directory = '{tmp_path}'")
+    with sqlite3.connect(":memory:") as other:
+        assert other.execute("PRAGMA temp_store_directory").fetchone() in (None, ("",))
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM pragma_table_info('teams')",
+        "PRAGMA table_info(teams)",
+        "SELECT value FROM json_each('[1, 2]')",
+        "SELECT upper(name), round(avg(founded), 1) FROM teams GROUP BY name LIMIT 1",
+        "SELECT name, rank() OVER (ORDER BY founded) FROM teams LIMIT 1",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c LIMIT 3) SELECT x FROM c",
+        "SELECT date('2024-01-02', '+1 day'), '{\"a\": 1}' ->> '$.a', sqrt(16)",
+    ],
+)
+def test_vetted_reads_work(sql_tool, sql):
+    assert query(sql_tool(), sql)["row_count"] >= 1
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT zeroblob(500000000)",
+        "SELECT randomblob(200000)",
+        "SELECT group_concat(hex(zeroblob(50000))) FROM players",
+    ],
+)
+def test_huge_values_are_refused_before_they_exist(sql_tool, sql):
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    started = time.monotonic()
+    message = error_of(sql_tool(), sql)
+    assert "string or blob too big" in message
+    assert "length(x)" in message
+    assert time.monotonic() - started < 2
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 50 * 1024
+
+
+def test_wide_rows_stop_at_the_result_budget(sql_tool):
+    columns = ", ".join(f"hex(zeroblob(20000)) AS c{i}" for i in range(20))
+    result = query(sql_tool(), f"SELECT {columns} FROM players")
+    assert result["truncated"] is True
+    assert len(json.dumps(result["rows"])) <= 100_000
 
 
 @pytest.mark.parametrize(
@@ -202,9 +301,55 @@ def test_file_path_database(sql_tool, tiny_db):
     assert result["rows"] == [["pear", 0.75], ["apple", 0.5]]
 
 
-def test_relative_path_starts_at_the_function_directory(sql_tool):
-    call = sql_tool(SQL_DATABASE_URI="data/baseball.sqlite")
-    assert query(call, "SELECT count(*) FROM teams")["rows"] == [[30]]
+def test_relative_path_starts_at_the_callers_directory(sql_tool, tiny_db, monkeypatch):
+    monkeypatch.chdir(tiny_db.parent)
+    call = sql_tool(SQL_DATABASE_URI="tiny.sqlite")
+    assert query(call, "SELECT count(*) FROM fruit")["rows"] == [[2]]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "file:{path}",
+        "file://{path}",
+        "sqlite:///{path}",
+        "file:tiny.sqlite",
+        "sqlite:///tiny.sqlite",
+    ],
+)
+def test_file_and_sqlite_uri_forms(sql_tool, tiny_db, monkeypatch, uri):
+    monkeypatch.chdir(tiny_db.parent)
+    call = sql_tool(SQL_DATABASE_URI=uri.format(path=tiny_db))
+    assert query(call, "SELECT count(*) FROM fruit")["rows"] == [[2]]
+
+
+@pytest.mark.parametrize(
+    ("uri", "problem"),
+    [
+        ("postgresql://db.example/shop", "reads SQLite files only"),
+        ("mysql://root@localhost/shop", "reads SQLite files only"),
+        ("/no/such/file.sqlite", "names no existing file"),
+        ("missing.sqlite", "names no existing file"),
+        ("sqlite://shop.sqlite", "three slashes"),
+        ("s3://bucket-without-key", "s3://bucket/key"),
+        ("{not_sqlite}", "is not an SQLite database file"),
+        ("{directory}", "names a directory"),
+    ],
+)
+def test_bad_database_uri_is_a_configuration_error_at_first_use(sql_tool, tmp_path, uri, problem):
+    not_sqlite = tmp_path / "notes.csv"
+    not_sqlite.write_text("a,b\n1,2\n")
+    call = sql_tool(SQL_DATABASE_URI=uri.format(not_sqlite=not_sqlite, directory=tmp_path))
+    for name, tool_input in [
+        ("get_db_schema", {}),
+        ("execute_sql_query", {"sql_query": "SELECT 1"}),
+    ]:
+        result = call(name, tool_input)
+        assert result["is_error"] is True
+        assert "The SQL tool is misconfigured" in result["content"]
+        assert problem in result["content"]
+        assert "Fix the query" not in result["content"]
+        assert "Traceback" not in result["content"] and "sql_database.py" not in result["content"]
 
 
 def test_s3_database_is_downloaded_once(sql_tool, tiny_db):
@@ -224,8 +369,6 @@ def test_s3_database_is_downloaded_once(sql_tool, tiny_db):
         ({"SQL_ROW_LIMIT": "lots"}, "SQL_ROW_LIMIT"),
         ({"SQL_ROW_LIMIT": "0"}, "SQL_ROW_LIMIT"),
         ({"SQL_TIME_LIMIT_SECONDS": "-1"}, "SQL_TIME_LIMIT_SECONDS"),
-        ({"SQL_DATABASE_URI": "s3://bucket-without-key"}, "s3://bucket/key"),
-        ({"SQL_DATABASE_URI": "/no/such/file.sqlite"}, "no database file"),
     ],
 )
 def test_invalid_settings_fail_at_load(load_function, env, complaint):

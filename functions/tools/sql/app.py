@@ -9,7 +9,13 @@ from sql_database import SqlDatabase
 
 tracer.patch(["sqlite3"])  # trace queries in X-Ray
 
-database = SqlDatabase(settings.DATABASE, settings.ROW_LIMIT, settings.TIME_LIMIT_SECONDS)
+database = SqlDatabase(
+    settings.DATABASE_URI,
+    settings.BUNDLED_DATABASE,
+    settings.CALLER_DIRECTORY,
+    settings.ROW_LIMIT,
+    settings.TIME_LIMIT_SECONDS,
+)
 
 
 @tracer.capture_method(capture_response=False)

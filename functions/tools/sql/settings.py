@@ -1,8 +1,10 @@
 """The SQL tool's settings, read once from the environment at import and validated.
 
 SQL_DATABASE_URI        empty: the bundled sample database (data/baseball.sqlite);
-                        a file path (relative paths start at this function's directory);
-                        or s3://bucket/key, downloaded to /tmp on first use
+                        a file: PATH, file:PATH or sqlite:///PATH, relative paths starting at the
+                        caller's working directory (in Lambda, this function's directory);
+                        or s3://bucket/key, downloaded to /tmp on first use.
+                        Checked on first use: a bad value is a clear error result, not a crash.
 SQL_ROW_LIMIT           most rows a query returns (default 200)
 SQL_TIME_LIMIT_SECONDS  longest a query may run (default 5)
 """
@@ -11,28 +13,12 @@ import math
 import os
 from pathlib import Path
 
-from sql_database import S3Object
-
 HERE = Path(__file__).resolve().parent
 BUNDLED_DATABASE = HERE / "data" / "baseball.sqlite"
 
 
 class SettingsError(ValueError):
     """An environment variable holds a value the SQL tool cannot use."""
-
-
-def _database(uri: str) -> Path | S3Object:
-    if not uri:
-        return BUNDLED_DATABASE
-    if uri.startswith("s3://"):
-        bucket, _, key = uri.removeprefix("s3://").partition("/")
-        if not bucket or not key:
-            raise SettingsError(f"SQL_DATABASE_URI={uri!r} is not of the form s3://bucket/key")
-        return S3Object(bucket, key)
-    path = HERE / uri  # an absolute uri replaces HERE
-    if not path.is_file():
-        raise SettingsError(f"SQL_DATABASE_URI={uri!r}: no database file at {path}")
-    return path
 
 
 def _positive(name: str, default: str, kind: type[int] | type[float]) -> float:
@@ -46,6 +32,7 @@ def _positive(name: str, default: str, kind: type[int] | type[float]) -> float:
     return value
 
 
-DATABASE = _database(os.environ.get("SQL_DATABASE_URI", "").strip())
+DATABASE_URI = os.environ.get("SQL_DATABASE_URI", "").strip()
+CALLER_DIRECTORY = Path.cwd()
 ROW_LIMIT = int(_positive("SQL_ROW_LIMIT", "200", int))
 TIME_LIMIT_SECONDS = _positive("SQL_TIME_LIMIT_SECONDS", "5", float)

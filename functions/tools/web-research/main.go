@@ -34,6 +34,6 @@ func newTool() *research.Tool {
 func main() {
 	tool := newTool()
 	lambda.Start(func(ctx context.Context, raw json.RawMessage) (research.Result, error) {
-		return tool.Handle(ctx, raw), nil
+		return tool.Serve(ctx, raw)
 	})
 }

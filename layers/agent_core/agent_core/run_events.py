@@ -92,6 +92,8 @@ class StepTranslator:
     turn: int = 0
     transitions: int = 0
     tool_names: dict[str, str] = field(default_factory=dict)
+    # A caught tool error leaves its result twice (the failed state's, then ToolFailed's): once.
+    results: set[str] = field(default_factory=set)
 
     def steps(self, events: list[Event]) -> list[Step]:
         return [step for event in events for step in self._translate(event)]
@@ -102,9 +104,13 @@ class StepTranslator:
         if kind.endswith("StateEntered"):
             self.transitions += 1
             details = event.get("stateEnteredEventDetails", {})
+            state_input = _json(details.get("input"))
+            call = state_input.get("call") if isinstance(state_input, dict) else None
+            if isinstance(call, dict) and call.get("id"):  # a tool state: its result's name
+                self.tool_names[call["id"]] = call.get("name", "?")
             wait = WAITING_STATES.get(details.get("name", ""))
             if wait:
-                call = (_json(details.get("input")) or {}).get("call", {})
+                call = call or {}
                 yield base | {
                     "kind": "waiting",
                     "wait": wait,
@@ -117,8 +123,13 @@ class StepTranslator:
             output = _payload(_json(details.get("output")))
             if details.get("name") == "CallModel" and isinstance(output, dict):
                 yield from self._model_turn(base, output)
-            elif isinstance(output, dict) and output.get("type") == "tool_result":
+            elif (
+                isinstance(output, dict)
+                and output.get("type") == "tool_result"
+                and output.get("tool_use_id", "") not in self.results
+            ):
                 call_id = output.get("tool_use_id", "")
+                self.results.add(call_id)
                 yield base | {
                     "kind": "tool_result",
                     "id": call_id,

@@ -4,14 +4,20 @@ Input:  {"name": str, "id": str, "input": object}
 Output: {"type": "tool_result", "tool_use_id": str, "name": str, "content": str, "is_error": bool}
 
 Expected failures (bad SQL, an empty data set, an upstream 404) are reported to the model as an
-error result so it can change its approach; a handler that raises anything else fails the Lambda
-invocation and the state machine turns that into an error result too.
+error result so it can change its approach. Anything else a handler raises is a bug or an outage:
+the model gets a short error result naming the error type only, and the function's log gets the
+stack trace (paths and internals never reach the model).
+
+An event that is not a tool call cannot be answered with a tool_result: it raises
+MalformedToolEvent (the Lambda errorType) with a message that says what is wrong.
 """
 
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from agent_core.observability import logger
 
 
 class MalformedToolEvent(ValueError):
@@ -70,3 +76,11 @@ def dispatch(event: Any, handlers: Mapping[str, ToolHandler]) -> dict[str, Any]:
         return tool_result(call, handler(call.input))
     except ToolError as error:
         return tool_result(call, str(error), is_error=True)
+    except Exception as error:
+        logger.exception("tool failed", extra={"tool": call.name, "tool_use_id": call.id})
+        return tool_result(
+            call,
+            f"The tool {call.name} failed with an internal error ({type(error).__name__}); "
+            "the details are in the function's log. Retrying the same call will likely fail too.",
+            is_error=True,
+        )

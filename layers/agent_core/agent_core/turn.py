@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.validation import SchemaValidationError, va
 from agent_core import telemetry
 from agent_core.conversation import ConversationStore
 from agent_core.errors import MalformedLlmEvent
+from agent_core.event_checks import check_turn_event, load_history
 from agent_core.messages import Message, ToolSpec, ToolUseBlock, Usage, check_messages, tool_uses
 from agent_core.observability import logger, metrics
 from agent_core.pricing import cost_usd
@@ -52,16 +53,9 @@ class TurnEvent:
 
 
 def parse_event(event: Any) -> TurnEvent:
-    if not isinstance(event, dict):
-        raise MalformedLlmEvent("the LLM function's input must be a JSON object")
-    agent = event.get("agent")
-    if not isinstance(agent, dict) or not isinstance(agent.get("name"), str):
-        raise MalformedLlmEvent("agent must be an object with at least a string name")
+    check_turn_event(event)  # every field's type; what follows reads them
+    agent = event["agent"]
     tools = event.get("tools", [])
-    if not isinstance(tools, list) or not all(
-        isinstance(t, dict) and isinstance(t.get("name"), str) for t in tools
-    ):
-        raise MalformedLlmEvent("tools must be a list of {name, description, input_schema}")
     new_messages = check_messages(event.get("new_messages"), "new_messages")
     if not new_messages:
         raise MalformedLlmEvent("new_messages must hold at least one message")
@@ -114,7 +108,7 @@ def run_turn(
     event: Any, client: ModelClient, store: ConversationStore, default_model: str
 ) -> dict[str, Any]:
     turn_event = parse_event(event)
-    history = store.load(turn_event.conversation) if turn_event.conversation else []
+    history = load_history(store, turn_event.conversation) if turn_event.conversation else []
     messages = check_messages(history + turn_event.new_messages)
     agent = turn_event.agent
     request = ModelRequest(

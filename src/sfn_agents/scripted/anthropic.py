@@ -47,6 +47,10 @@ class InvalidRequest(RejectedRequest):
     """A request the Messages API would refuse."""
 
 
+# Claude model ids and aliases (claude-sonnet-5-5, claude-3-5-haiku-20241022, claude-opus-4-1).
+_MODEL = re.compile(r"claude-[a-z0-9][a-z0-9.-]*")
+
+
 class AnthropicMessages(TurnProtocol[dict[str, Any]]):
     def parse(
         self, method: str, path: str, headers: Mapping[str, str], body: bytes
@@ -127,6 +131,10 @@ def _parse(method: str, path: str, headers: Mapping[str, str], body: bytes) -> d
     tool_names = _check_tools(request.get("tools"))
     _check_tool_choice(request.get("tool_choice"), tool_names)
     _check_messages(request["messages"], tool_names)
+    if not _MODEL.fullmatch(
+        request["model"]
+    ):  # the API knows only its Claude models, once the body is valid
+        raise InvalidRequest(f"model: {request['model']}", 404)
     return request
 
 
@@ -256,6 +264,8 @@ def _check_block(where: str, block: Any, allowed: tuple[str, ...]) -> None:
         _check_type(f"{where}.{field}", block[field], field_type)
     if kind == "text" and not block["text"]:
         raise InvalidRequest(f"{where}: text content blocks must be non-empty")
+    if kind == "text" and not block["text"].strip():
+        raise InvalidRequest(f"{where}: text content blocks must contain non-whitespace text")
     if kind in ("image", "document"):
         source = block["source"]
         fields = _SOURCES.get(source.get("type"))

@@ -24,6 +24,10 @@ from sfn_agents.scripted.script import Turn, estimate_tokens, stable_id
 from sfn_agents.scripted.server import RejectedRequest, Reply, TurnProtocol
 
 _PATH = re.compile(r"^/model/([^/]+)/([a-z-]+)$")
+# Foundation model ids: provider.model[:version] (amazon.nova-pro-v1:0), after any geography.
+_MODEL = re.compile(
+    r"(amazon|anthropic|meta|mistral|ai21|cohere|deepseek|openai|qwen|writer)\.[a-z0-9][a-z0-9.:-]*"
+)
 _TOP_LEVEL = {
     "messages", "system", "inferenceConfig", "toolConfig", "guardrailConfig",
     "additionalModelRequestFields", "additionalModelResponseFieldPaths", "promptVariables",
@@ -140,7 +144,7 @@ def _parse(
             403,
             "UnrecognizedClientException",
         )
-    if not model or not re.fullmatch(r"[a-zA-Z0-9_.:/-]+", model):
+    if not _MODEL.fullmatch(_base_model(model)) and not model.startswith("arn:"):
         raise BedrockError("The provided model identifier is invalid.")
     try:
         request = json.loads(body)
@@ -316,7 +320,7 @@ def _check_messages(messages: Any, tool_names: set[str] | None) -> None:
             )
         for j, block in enumerate(content):
             _check_block(f"messages.{i}.content.{j}", block, role, tool_names)
-    for i in range(1, len(messages)):
+    for i in range(len(messages)):
         _check_pairing(messages, i)
     if messages[-1]["role"] != "user":
         raise BedrockError(
@@ -397,7 +401,8 @@ def _check_pairing(messages: list[dict[str, Any]], i: int) -> None:
     """A user message answers every toolUse of the assistant message before it, by id."""
     if messages[i]["role"] != "user":
         return
-    used = [b["toolUse"]["toolUseId"] for b in messages[i - 1]["content"] if "toolUse" in b]
+    before = messages[i - 1]["content"] if i else []
+    used = [b["toolUse"]["toolUseId"] for b in before if "toolUse" in b]
     answered = [b["toolResult"]["toolUseId"] for b in messages[i]["content"] if "toolResult" in b]
     if len(answered) > len(used):
         raise BedrockError(

@@ -192,6 +192,13 @@ def _parse(
             f"The scripted model serves only generateContent, not {match.group(3)}"
         )
     model = match.group(2)
+    if not re.fullmatch(r"(gemini|gemma)-[a-z0-9][a-z0-9.-]*", model):
+        raise InvalidRequest(
+            f"models/{model} is not found for API version {match.group(1)}, or is not supported "
+            "for generateContent. Call ListModels to see the list of available models and their "
+            "supported methods.",
+            404,
+        )
     try:
         raw = json.loads(body)
     except ValueError:
@@ -301,6 +308,11 @@ def _check_part(where: str, raw: Any, role: str) -> dict[str, Any]:
         )
     if "text" in part:
         _check_type(f"{where}.text", part["text"], str)
+        if not part["text"].strip() and "thoughtSignature" not in part:
+            raise InvalidRequest(
+                "Unable to submit request because it has an empty text parameter. Add a value "
+                "to the parameter and try again."
+            )
     if "thoughtSignature" in part:
         _check_type(f"{where}.thought_signature", part["thoughtSignature"], str)
         try:

@@ -62,6 +62,11 @@ CACHE_MINIMUM_TOKENS = 1024
 CACHE_STEP_TOKENS = 128
 
 
+# Model ids of OpenAI and the compatible APIs in providers.json (gpt-5-mini, o4-mini,
+# deepseek-chat, grok-4), and local servers' name:tag or org/name ids (qwen3:8b, Qwen/Qwen3-8B).
+_MODEL = re.compile(r"(gpt-|chatgpt-|o[1-9]|deepseek-|grok-)[A-Za-z0-9.-]*$|[\w.-]+[:/][\w.:/-]+$")
+
+
 class InvalidRequest(RejectedRequest):
     def __init__(
         self, message: str, param: str | None = None, code: str | None = None, status: int = 400
@@ -245,6 +250,12 @@ def _parse(method: str, path: str, headers: Mapping[str, str], body: bytes) -> d
     _check_tool_choice(request.get("tool_choice"), tool_names)
     _check_response_format(request.get("response_format"))
     _check_messages(request["messages"])
+    if not _MODEL.match(request["model"]):  # known only once the body is valid
+        raise InvalidRequest(
+            f"The model `{request['model']}` does not exist or you do not have access to it.",
+            code="model_not_found",
+            status=404,
+        )
     return request
 
 

@@ -55,6 +55,18 @@ export interface EarthquakeEvent {
 
 class ToolError extends Error {}
 
+/** The contract's error for an event that is not a tool call; Lambda reports its name as the errorType. */
+export class MalformedToolEvent extends Error {
+  override name = "MalformedToolEvent";
+}
+
+function checkEvent(event: unknown): asserts event is ToolEvent {
+  if (!isObject(event)) throw new MalformedToolEvent("tool event must be a JSON object with name, id and input");
+  const missing = ["id", "name"].filter((key) => typeof event[key] !== "string" || event[key] === "");
+  if (missing.length) throw new MalformedToolEvent(`tool event lacks string field(s): ${missing.join(", ")}`);
+  if (event.input !== undefined && !isObject(event.input)) throw new MalformedToolEvent("tool event field 'input' must be a JSON object");
+}
+
 const ALLOWED = new Set([
   "start_date",
   "end_date",
@@ -71,12 +83,10 @@ function result(id: string, name: string, content: string, isError: boolean): To
 
 /** Answers one tool event. Never throws: every failure is an error tool_result. */
 export async function handleEvent(event: unknown, options: Options = {}): Promise<ToolResult> {
-  const ev: ToolEvent = isObject(event) ? event : {};
-  const id = typeof ev.id === "string" ? ev.id : "";
-  const name = typeof ev.name === "string" && ev.name !== "" ? ev.name : TOOL_NAME;
-  if (!isObject(event)) {
-    return result(id, name, "invalid tool event: expected an object with name, id and input", true);
-  }
+  checkEvent(event);
+  const ev: ToolEvent = event;
+  const id = ev.id as string;
+  const name = ev.name as string;
   if (ev.name !== TOOL_NAME) {
     return result(id, name, `unknown tool ${JSON.stringify(ev.name)}: this function provides "${TOOL_NAME}"`, true);
   }

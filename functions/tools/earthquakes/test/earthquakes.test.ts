@@ -159,7 +159,6 @@ describe("query_earthquakes", () => {
 
   const bad: Array<[string, unknown, string]> = [
     ["missing input", undefined, `"start_date" is required`],
-    ["input not an object", "2024-01-01", "input must be a JSON object"],
     ["missing start_date", { end_date: "2024-01-02" }, `"start_date" is required`],
     ["missing end_date", { start_date: "2024-01-02" }, `"end_date" is required`],
     ["date wrong type", { start_date: 20240101, end_date: "2024-01-02" }, `"start_date" must be a string`],
@@ -191,11 +190,20 @@ describe("query_earthquakes", () => {
     assert.equal(r.name, "get_weather");
   });
 
-  it("answers a malformed event with an error", async () => {
-    for (const e of [null, "x", [1, 2]]) {
-      const r = await handler(e);
-      assert.equal(r.type, "tool_result");
-      assert.equal(r.is_error, true);
+  it("answers a malformed event with the typed MalformedToolEvent error", async () => {
+    const cases: Array<[unknown, string]> = [
+      [null, "must be a JSON object"],
+      ["x", "must be a JSON object"],
+      [[1, 2], "must be a JSON object"],
+      [{}, "lacks string field(s): id, name"],
+      [{ id: 7, name: TOOL_NAME }, "lacks string field(s): id"],
+      [{ id: "t1", name: "" }, "lacks string field(s): name"],
+      [{ id: "t1", name: TOOL_NAME, input: [1] }, "'input' must be a JSON object"],
+      [{ id: "t1", name: TOOL_NAME, input: null }, "'input' must be a JSON object"],
+      [{ id: "t1", name: TOOL_NAME, input: "2024-01-01" }, "'input' must be a JSON object"],
+    ];
+    for (const [event, fragment] of cases) {
+      await assert.rejects(handler(event), (err: Error) => err.name === "MalformedToolEvent" && err.message.includes(fragment));
     }
   });
 

@@ -65,6 +65,47 @@ type input struct {
 	MaxSources int
 }
 
+// MalformedToolEvent is the contract's error for an event that is not a tool call
+// (docs/contract.md); the Lambda runtime reports its type name as the errorType.
+type MalformedToolEvent struct{ Reason string }
+
+func (e *MalformedToolEvent) Error() string { return e.Reason }
+
+// CheckEvent returns a *MalformedToolEvent unless raw is a tool call: a JSON object
+// with non-empty string id and name, and an input that is an object when present.
+func CheckEvent(raw json.RawMessage) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return &MalformedToolEvent{"tool event must be a JSON object with name, id and input"}
+	}
+	var missing []string
+	for _, key := range []string{"id", "name"} {
+		var value string
+		if json.Unmarshal(fields[key], &value) != nil || value == "" {
+			missing = append(missing, key)
+		}
+	}
+	if len(missing) > 0 {
+		return &MalformedToolEvent{"tool event lacks string field(s): " + strings.Join(missing, ", ")}
+	}
+	if input, ok := fields["input"]; ok {
+		var object map[string]json.RawMessage
+		if json.Unmarshal(input, &object) != nil || object == nil {
+			return &MalformedToolEvent{"tool event field 'input' must be a JSON object"}
+		}
+	}
+	return nil
+}
+
+// Serve answers one raw Lambda event: a *MalformedToolEvent for anything that is not
+// a tool call, otherwise a tool_result (every expected failure has is_error set).
+func (t *Tool) Serve(ctx context.Context, raw json.RawMessage) (Result, error) {
+	if err := CheckEvent(raw); err != nil {
+		return Result{}, err
+	}
+	return t.Handle(ctx, raw), nil
+}
+
 // Handle answers one raw tool event. It never returns an error: every expected
 // failure becomes a tool_result with is_error set.
 func (t *Tool) Handle(ctx context.Context, raw json.RawMessage) Result {

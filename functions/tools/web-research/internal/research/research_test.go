@@ -169,6 +169,32 @@ func TestMalformedEvent(t *testing.T) {
 	}
 }
 
+func TestServeAnswersMalformedEventsWithTheTypedError(t *testing.T) {
+	cases := map[string]string{
+		`null`:                              "must be a JSON object",
+		`[1, 2]`:                            "must be a JSON object",
+		`"research_web"`:                    "must be a JSON object",
+		`{}`:                                "lacks string field(s): id, name",
+		`{"name": "research_web"}`:          "lacks string field(s): id",
+		`{"id": 7, "name": "research_web"}`: "lacks string field(s): id",
+		`{"id": "t1", "name": ""}`:          "lacks string field(s): name",
+		`{"id": "t1", "name": "research_web", "input": [1]}`:  "'input' must be a JSON object",
+		`{"id": "t1", "name": "research_web", "input": null}`: "'input' must be a JSON object",
+	}
+	tool := newTool("http://127.0.0.1:1")
+	for raw, want := range cases {
+		_, err := tool.Serve(context.Background(), json.RawMessage(raw))
+		var malformed *MalformedToolEvent
+		if !errors.As(err, &malformed) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: got %v, want a MalformedToolEvent saying %q", raw, err, want)
+		}
+	}
+	r, err := tool.Serve(context.Background(), event(t, "search_web", `{"query": "q"}`))
+	if err != nil || !r.IsError || r.ToolUseID == "" {
+		t.Errorf("a tool call must get a tool_result, got %+v, %v", r, err)
+	}
+}
+
 func TestUpstreamErrors(t *testing.T) {
 	cases := []struct {
 		status     int

@@ -1,0 +1,71 @@
+"""`sfn-agents local start` serves the template's API on --api-port beside the engine, with the
+key from SFN_AGENTS_API_KEY or a generated one it prints."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENTS = len(list((ROOT / "registry" / "agents").glob("*.json")))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def agents(url: str, key: str) -> int:
+    request = urllib.request.Request(url + "agents", headers={"x-api-key": key})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return len(json.loads(response.read())["agents"])
+    except urllib.error.HTTPError as error:
+        return -error.code
+
+
+@pytest.mark.parametrize("given", ["", "chosen-key"])
+def test_local_start_serves_the_api_with_a_given_or_printed_key(given):
+    env = {k: v for k, v in os.environ.items() if k != "SFN_AGENTS_API_KEY"}
+    if given:
+        env["SFN_AGENTS_API_KEY"] = given
+    port, api_port = free_port(), free_port()
+    command = [sys.executable, "-m", "sfn_agents.cli", "local", "start", "--port", str(port)]
+    server = subprocess.Popen(
+        [*command, "--api-port", str(api_port), "--script", "events/sql-approval-ui.script.json"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("API key:" in line for line in lines):
+            line = server.stdout.readline()
+            if not line and server.poll() is not None:
+                raise AssertionError(server.stderr.read())
+            lines.append(line)
+        url = f"http://127.0.0.1:{api_port}/"
+        assert f"sfn-agents API and web UI on {url}\n" in lines
+        key_line = lines[-1].strip()
+        if given:
+            assert key_line == "API key: from SFN_AGENTS_API_KEY" and given not in "".join(lines)
+            key = given
+        else:
+            key = key_line.removeprefix("API key: ").split()[0]
+            assert len(key) >= 24
+        assert agents(url, key) == AGENTS
+        assert agents(url, key + "x") == -403
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
