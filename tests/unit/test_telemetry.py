@@ -100,9 +100,9 @@ def test_a_turn_emits_usage_cost_and_tool_errors_by_tool(handler_for, capsys):
 
 
 def test_a_fatal_provider_error_is_counted_by_error_type(handler_for, capsys):
-    _, handler = handler_for({"turns": [{"text": "only one"}]})
+    _, handler = handler_for({"turns": [{"text": "hi"}], "faults": [{"status": 400}]})
     with pytest.raises(Exception, match="HTTP 400"):
-        handler(event(user("a") + user("b")), Context())  # two user turns: the API refuses
+        handler(event(user("a")), Context())  # the provider refuses the request
     documents = emf_documents(capsys.readouterr().out)
 
     assert emitted(documents) == declared(telemetry.LLM_ERRORS)
