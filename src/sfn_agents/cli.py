@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfn_agents import DEFAULT_PORT, __version__, aws, conversation_cli
+from sfn_agents import DEFAULT_PORT, __version__, aws, conversation_cli, ops
 from sfn_agents.catalog import UnknownName
 
 SCRIPTED_KEY = "scripted-model-needs-no-key"
@@ -233,6 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return interrupted(where, execution_arn, stop=args.stop_on_interrupt)
         result.duration_seconds = time.monotonic() - started
+        bill = ops.receipt(where.sfn, result.execution_arn, result.events)  # sub-agents' included
         if args.json:
             conversation = (result.output or {}).get("conversation")
             report = {
@@ -243,12 +244,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "messages": load_messages(where.s3, conversation),
                 "transitions": result.transitions,
                 "usage": (result.output or {}).get("usage"),
+                "receipt": bill.as_dict(),
                 "duration_seconds": round(result.duration_seconds, 3),
                 "execution_arn": result.execution_arn,
             }
             print(json.dumps(report, indent=2))
         else:
             printer.summary(result)
+            print(ops.receipt_line(bill))
     if result.status != "SUCCEEDED":
         reason = failure_reason(result.error, result.cause)
         raise Failure(f"execution {result.status.lower()}: {reason}")
@@ -567,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=cmd_worker)
 
     listing.register(commands)
+    ops.register(commands, UsageError)  # runs, show, cost
 
     secrets = commands.add_parser("secrets", help="provider API keys in Secrets Manager")
     secrets_commands = secrets.add_subparsers(dest="secrets_command", required=True)

@@ -93,6 +93,10 @@ class _ResponseCatcher(http.server.BaseHTTPRequestHandler):
         pass
 
 
+# Alarms, their subscriptions and dashboards watch AWS's metrics: created on AWS only.
+OPERATIONS_ONLY = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard", "AWS::SNS::Subscription"}
+
+
 class DeployError(RuntimeError):
     """A resource of the template could not be created locally."""
 
@@ -368,8 +372,13 @@ class LocalEngine:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::StepFunctions::Activity": self._activity,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::SNS::Topic": self._topic,
         }
-        if kind in handlers:
+        if kind in OPERATIONS_ONLY:  # nothing runs them locally; the template tests check them
+            assert self.resolver is not None
+            self.resolver.record(logical_id, logical_id)
+        elif kind in handlers:
             handlers[kind](logical_id, spec.get("Properties", {}))
         elif kind == "AWS::Serverless::Api":  # served by sfn_agents.local_api, not by moto
             assert self.resolver is not None
@@ -425,6 +434,19 @@ class LocalEngine:
             arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
         arn = self.client("dynamodb").create_table(**arguments)["TableDescription"]["TableArn"]
         self.resolver.record(logical_id, name, Arn=arn)
+
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("LogGroupName")) or f"/{self.stack}/{logical_id}"
+        self.client("logs").create_log_group(logGroupName=name)
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}:*"
+        self.resolver.record(logical_id, name, Arn=arn)
+
+    def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
+        assert self.resolver is not None
+        name = self._resolve(props.get("TopicName")) or f"{self.stack}-{logical_id}"
+        arn = self.client("sns").create_topic(Name=name)["TopicArn"]
+        self.resolver.record(logical_id, arn, TopicArn=arn, TopicName=name)
 
     def _activity(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
@@ -539,12 +561,25 @@ class LocalEngine:
         for key, value in substitutions.items():
             definition = definition.replace("${" + key + "}", str(value))
         tags = self._resolve(props.get("Tags", {}))
+        logging_config = self._resolve(props.get("Logging", {"Level": "OFF"}))
         arn = self.client("stepfunctions").create_state_machine(
             name=name,
             definition=definition,
             roleArn=self.role_arn,
             type=props.get("Type", "STANDARD"),
             tags=[{"key": k, "value": str(v)} for k, v in tags.items()],
+            loggingConfiguration={  # SAM's Logging, in the API's casing (sam logs reads it)
+                "level": logging_config["Level"],
+                "includeExecutionData": bool(logging_config.get("IncludeExecutionData", False)),
+                "destinations": [
+                    {
+                        "cloudWatchLogsLogGroup": {
+                            "logGroupArn": d["CloudWatchLogsLogGroup"]["LogGroupArn"]
+                        }
+                    }
+                    for d in logging_config.get("Destinations", [])
+                ],
+            },
         )["stateMachineArn"]
         self.state_machines[logical_id] = arn
         if "AgentName" in substitutions:

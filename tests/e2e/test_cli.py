@@ -56,8 +56,10 @@ def test_run_streams_steps_and_ends_with_the_summary():
     call_id = failed.split("#")[1][:6]
     assert any(line.startswith(f"  → execute_sql_query#{call_id} ") for line in lines)
     assert "won the most games in 2024" in result.stdout
-    summary = lines[-1]
+    summary, receipt = lines[-2:]
     assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 20")
+    # 20 transitions at $25 per million
+    assert receipt.startswith("cost $") and receipt.endswith("20 transitions $0.0005")
 
 
 def test_run_json_on_another_database_given_by_parameter_override(tmp_path, planets_db):

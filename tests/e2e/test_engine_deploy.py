@@ -44,12 +44,13 @@ def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest(
         print(json.dumps({"first": first, "then": sorted(engine.created), "name": name}))
         """
     )
-    # the artifact bucket logs to AccessLogBucket
+    # the artifact bucket logs to AccessLogBucket, the function to its own group (LoggingConfig)
     assert created["first"] == [
         "AccessLogBucket",
         "AgentCoreLayer",
         "ArtifactBucket",
         "SqlToolFunction",
+        "SqlToolFunctionLogGroup",
     ]
     assert created["name"] == "sfn-agents-dev-SqlToolFunction"
     then = set(created["then"])

@@ -596,7 +596,8 @@ def test_cached_and_thinking_tokens_and_issued_ids(handler_for: Any) -> None:
         800,
         50,
     )
-    assert usage["cost_usd"] == pytest.approx((200 * 0.3 + 800 * 0.075 + 50 * 2.5) / 1e6)
+    # gemini-2.5-flash in prices.json: $0.30 input, $0.03 cache read, $2.50 output per million
+    assert usage["cost_usd"] == pytest.approx((200 * 0.3 + 800 * 0.03 + 50 * 2.5) / 1e6)
 
 
 def test_a_blocked_prompt_is_a_refusal(handler_for: Any) -> None:

@@ -2,6 +2,7 @@
 against the scripted Chat Completions model, with S3 and Secrets Manager mocked by moto."""
 
 import functools
+import inspect
 import json
 import logging
 import time
@@ -108,7 +109,7 @@ def llm(load_function: Any, aws: Any, fake: ScriptedServer) -> Any:
 
 def namespace(code_dir: Path, attribute: str, env: dict[str, str] | None = None) -> dict[str, Any]:
     """The globals of the module holding `module.attribute` in `code_dir`, loaded in isolation."""
-    return load_handler(code_dir, attribute, [LAYER], env or {}).__globals__
+    return inspect.unwrap(load_handler(code_dir, attribute, [LAYER], env or {})).__globals__
 
 
 @pytest.fixture
@@ -271,7 +272,8 @@ def test_keyless_local_provider_needs_no_secret(
         )
         reply = handler(event([PROMPT], provider="ollama"), Context())
     assert reply["provider"] == "ollama" and reply["model"] == "qwen3:8b"
-    assert reply["priced"] is False and reply["usage"]["cost_usd"] == 0
+    # A local server's default model is in prices.json at no charge.
+    assert reply["priced"] is True and reply["usage"]["cost_usd"] == 0
     assert recording.headers[-1]["authorization"] == "Bearer sfn-agents-keyless"
     assert recording.paths[-1] == "/chat/completions"
 
@@ -602,7 +604,8 @@ def test_cached_tokens_through_the_handler(llm: Any, aws: Any) -> None:
     cached = usage["cache_read_input_tokens"]
     assert cached >= 1024 and cached % 128 == 0
     assert usage["input_tokens"] < cached  # the new part only
-    expected = (usage["input_tokens"] * 1.25 + cached * 0.125 + usage["output_tokens"] * 10) / 1e6
+    # gpt-5-mini in prices.json: $0.25 input, $0.025 cache read, $2 output per million
+    expected = (usage["input_tokens"] * 0.25 + cached * 0.025 + usage["output_tokens"] * 2) / 1e6
     assert usage["cost_usd"] == pytest.approx(expected)
 
 

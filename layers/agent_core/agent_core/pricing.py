@@ -1,22 +1,24 @@
-"""Cost of a model call from the price table in prices.json (data, not code)."""
+"""Cost of a model call from the price table in prices.json (data, not code). Standard library
+only at run time, so tests and tools can read it as a file."""
 
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agent_core.messages import Usage
+if TYPE_CHECKING:
+    from agent_core.messages import Usage
 
 PRICES_FILE = Path(__file__).with_name("prices.json")
 
 
 @cache
-def _table() -> dict[str, dict[str, float]]:
+def _table() -> dict[str, dict[str, Any]]:
     data: dict[str, Any] = json.loads(PRICES_FILE.read_text())
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-def price_for(model: str) -> dict[str, float] | None:
+def price_for(model: str) -> dict[str, Any] | None:
     table = _table()
     if model in table:
         return table[model]
@@ -24,7 +26,7 @@ def price_for(model: str) -> dict[str, float] | None:
     return table[max(prefixes, key=len)] if prefixes else None
 
 
-def cost_usd(model: str, usage: Usage) -> float | None:
+def cost_usd(model: str, usage: "Usage") -> float | None:
     """USD for one call, or None when the model has no price in the table."""
     price = price_for(model)
     if price is None:

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.validation import SchemaValidationError, validate
 
 from agent_core import context as context_budget
+from agent_core import telemetry
 from agent_core.conversation import ConversationStore, scope_for
 from agent_core.errors import MalformedLlmEvent
 from agent_core.event_checks import check_turn_event, load_history
@@ -116,24 +116,6 @@ def check_tool_call(call: ToolUseBlock, tools: dict[str, ToolSpec]) -> str | Non
     return None
 
 
-def _record_usage(event: TurnEvent, model: str, usage: Usage, cost: float | None) -> None:
-    metrics.add_dimension(name="agent", value=str(event.agent["name"]))
-    metrics.add_dimension(name="model", value=model)
-    metrics.add_dimension(name="state_machine", value=event.state_machine)
-    metrics.add_metric(name="InputTokens", unit=MetricUnit.Count, value=usage["input_tokens"])
-    metrics.add_metric(name="OutputTokens", unit=MetricUnit.Count, value=usage["output_tokens"])
-    metrics.add_metric(name="ModelTurns", unit=MetricUnit.Count, value=1)
-    counts: dict[str, Any] = dict(usage)
-    for field, name in (
-        ("cache_read_input_tokens", "CacheReadInputTokens"),
-        ("cache_creation_input_tokens", "CacheWriteInputTokens"),
-    ):
-        if counts[field]:
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[field])
-    if cost is not None:
-        metrics.add_metric(name="CostUSD", unit=MetricUnit.NoUnit, value=cost)
-
-
 def input_budget(agent: dict[str, Any], model: str, max_output_tokens: int) -> int:
     """The agent's max_input_tokens, capped by the model's context window."""
     default = context_budget.default_budget(model, max_output_tokens)
@@ -156,6 +138,7 @@ def _answerable(call: ToolUseBlock, index: int, tools: dict[str, ToolSpec]) -> s
     return check_tool_call(call, tools)
 
 
+@telemetry.counts_llm_errors
 def run_turn(
     event: Any, client: ModelClient, store: ConversationStore, default_model: str
 ) -> dict[str, Any]:
@@ -193,7 +176,11 @@ def run_turn(
         for index, call in enumerate(tool_uses(reply.message))
     ]
     cost = cost_usd(reply.model, reply.usage)
-    _record_usage(turn_event, reply.model, reply.usage, cost)
+    agent_name = str(agent["name"])
+    telemetry.record_turn(
+        metrics, agent_name, reply.model, turn_event.state_machine, reply.usage, cost
+    )
+    telemetry.record_tool_errors(agent_name, history, turn_event.new_messages)
     logger.info(
         "model turn",
         extra={
