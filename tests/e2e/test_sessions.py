@@ -167,10 +167,10 @@ def test_three_90_kb_results_in_one_turn_complete(run_agent):
 
 
 @pytest.fixture
-def long_running_sql_agent(engine):
+def long_running_sql_agent(engine, run_agent):
     """The SQL agent with max_turns raised to 250: a spec change, which only the registry makes."""
+    run_agent(ECHO)  # the agent and its registry entry are deployed
     dynamodb = engine.client("dynamodb")
-    engine.ensure(["AgentRegistryTable", "SqlAgentStateMachine"])
     table = engine.resolver.refs["AgentRegistryTable"]
     key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
     item = dynamodb.get_item(TableName=table, Key=key)["Item"]
