@@ -367,7 +367,7 @@ def cmd_runs(args: Any) -> int:
 
 
 def cmd_show(args: Any) -> int:
-    from sfn_agents.render import AgentPrinter
+    from sfn_agents.render import print_history
     from sfn_agents.runner import RunResult
 
     sfn = client()
@@ -377,9 +377,7 @@ def cmd_show(args: Any) -> int:
         raise BadRequest(str(error)) from None
     run = load_run(sfn, {"executionArn": arn}, agent)
     events = history(sfn, arn)
-    printer = AgentPrinter(sys.stdout)
-    for event in events:
-        printer(event)
+    printer = print_history(events, sys.stdout)
     described = sfn.describe_execution(executionArn=arn)
     printer.summary(
         RunResult(

@@ -127,7 +127,9 @@ def test_a_tool_that_raises_becomes_an_error_result(tmp_path):
     report = json.loads(result.stdout)
     tool_result = report["messages"][2]["content"][0]
     assert tool_result["is_error"] is True
-    assert tool_result["content"].startswith("Error: tool get_db_schema failed (")
+    # a configuration error the model can relay, with no trace or local path in it
+    assert tool_result["content"].startswith("The SQL tool is misconfigured: SQL_DATABASE_URI=")
+    assert "Traceback" not in tool_result["content"] and "/work" not in tool_result["content"]
     assert report["output"]["answer"] == "The database is unavailable."
 
 

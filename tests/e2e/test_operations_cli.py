@@ -30,6 +30,8 @@ def endpoint(tmp_path_factory):
         "start",
         "--port",
         str(port),
+        "--api-port",
+        str(free_port()),
         "--script",
         str(script),
         env=dict(os.environ),
