@@ -75,7 +75,9 @@ def test_anthropic_serves_claude_models(servers, model):
     assert claude(servers["anthropic"], model, "hi").content[0].text == "ok"
 
 
-@pytest.mark.parametrize("model", ["gpt-5-mini", "o4-mini", "deepseek-chat", "grok-4", "qwen3:8b"])
+@pytest.mark.parametrize(
+    "model", ["gpt-5-mini", "o4-mini", "deepseek-chat", "grok-4", "sonar", "sonar-pro", "qwen3:8b"]
+)
 def test_openai_serves_openai_and_compatible_models(servers, model):
     assert gpt(servers["openai"], model, "hi").choices[0].message.content == "ok"
 

@@ -63,8 +63,11 @@ CACHE_STEP_TOKENS = 128
 
 
 # Model ids of OpenAI and the compatible APIs in providers.json (gpt-5-mini, o4-mini,
-# deepseek-chat, grok-4), and local servers' name:tag or org/name ids (qwen3:8b, Qwen/Qwen3-8B).
-_MODEL = re.compile(r"(gpt-|chatgpt-|o[1-9]|deepseek-|grok-)[A-Za-z0-9.-]*$|[\w.-]+[:/][\w.:/-]+$")
+# deepseek-chat, grok-4), Perplexity's (sonar, sonar-pro) that the web research tool calls, and
+# local servers' name:tag or org/name ids (qwen3:8b, Qwen/Qwen3-8B).
+_MODEL = re.compile(
+    r"(gpt-|chatgpt-|o[1-9]|deepseek-|grok-)[A-Za-z0-9.-]*$|sonar(-[a-z-]+)?$|[\w.-]+[:/][\w.:/-]+$"
+)
 
 
 class InvalidRequest(RejectedRequest):
