@@ -233,7 +233,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             return interrupted(where, execution_arn, stop=args.stop_on_interrupt)
         result.duration_seconds = time.monotonic() - started
-        bill = ops.receipt(where.sfn, result.execution_arn, result.events)  # sub-agents' included
+        bill = ops.run_receipt(where.sfn, result.execution_arn, result.output, result.events)
         if args.json:
             conversation = (result.output or {}).get("conversation")
             report = {

@@ -1,16 +1,16 @@
 """`sfn-agents runs`, `show` and `cost`: which agents ran, what each run did and what it cost, read
 from Step Functions (AWS, or the local engine's endpoint) within its API quotas.
 
-A run's receipt comes from its history: model usage from every CallModel result (failed runs
-cost money too), the state transitions it was billed for (times the Standard price in prices.json),
-and the same for each sub-agent execution it started, recursively. Reads: ListStateMachines and
-ListTagsForResource once per agent state machine per command, ListExecutions pages, then per run
-one DescribeExecution and its history pages (1,000 events a page). The client uses botocore's
-adaptive retry mode, which slows down on throttling instead of failing."""
+A finished run's receipt is in its output (the loop's Finish state writes it): its own model cost,
+its own state transitions times the Standard price, its sub-agents' runs' total, and the sum. A run
+that did not finish (failed runs cost money too) is added up from its history instead. Reads:
+ListStateMachines and ListTagsForResource once per agent state machine per command, ListExecutions
+pages, then per run one DescribeExecution (and, only for unfinished runs, its history pages of
+1,000 events). The client uses botocore's adaptive retry mode, which slows down on throttling
+instead of failing."""
 
 import datetime
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -38,29 +38,34 @@ def transition_price_usd() -> float:
 
 
 def client() -> Any:
-    """Step Functions at SFN_AGENTS_ENDPOINT if set, else AWS (credentials as usual)."""
-    import boto3
+    """Step Functions at SFN_AGENTS_ENDPOINT if set (the engine's region and credentials unless
+    configured), else AWS (credentials as usual)."""
     from botocore.config import Config
 
-    return boto3.client(
+    from sfn_agents import aws
+
+    endpoint = aws.endpoint()
+    return aws.session(endpoint).client(
         "stepfunctions",
-        endpoint_url=os.environ.get("SFN_AGENTS_ENDPOINT") or None,
+        endpoint_url=endpoint,
         config=Config(retries={"mode": "adaptive", "max_attempts": 10}),
     )
 
 
 @dataclass
 class Receipt:
-    """What one run cost, its sub-agents included."""
+    """What one run cost: its own model calls and transitions, and its sub-agents' runs."""
 
     usage: dict[str, int] = field(default_factory=lambda: dict.fromkeys(USAGE_FIELDS, 0))
-    model_usd: float = 0.0
-    by_model: dict[str, float] = field(default_factory=dict)
-    transitions: int = 0
+    model_usd: float = 0.0  # the run's own model calls
+    model: str = "-"
+    transitions: int = 0  # the run's own
     sub_agents: int = 0
+    sub_agents_usd: float = 0.0
 
     @property
     def tokens(self) -> int:
+        """Every token, the sub-agents' included."""
         return sum(self.usage.values())
 
     @property
@@ -68,17 +73,25 @@ class Receipt:
         return self.transitions * transition_price_usd()
 
     @property
-    def total_usd(self) -> float:
+    def own_usd(self) -> float:
         return self.model_usd + self.transitions_usd
 
-    def add(self, other: "Receipt") -> None:
-        for name, value in other.usage.items():
-            self.usage[name] += value
-        self.model_usd += other.model_usd
-        for model, usd in other.by_model.items():
-            self.by_model[model] = self.by_model.get(model, 0.0) + usd
-        self.transitions += other.transitions
-        self.sub_agents += other.sub_agents
+    @property
+    def total_usd(self) -> float:
+        return self.own_usd + self.sub_agents_usd
+
+    @classmethod
+    def from_output(cls, output: dict[str, Any]) -> "Receipt":
+        """The receipt the loop's Finish state wrote into a run's output."""
+        usage, receipt = output.get("usage") or {}, output["receipt"]
+        return cls(
+            usage={name: int(usage.get(name) or 0) for name in USAGE_FIELDS},
+            model_usd=float(receipt["model_cost_usd"]),
+            model=str(output.get("model") or "-"),
+            transitions=int(receipt["transitions"]),
+            sub_agents=int(receipt["sub_agents"]),
+            sub_agents_usd=float(receipt["sub_agents_cost_usd"]),
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,8 +99,9 @@ class Receipt:
             "model_cost_usd": round(self.model_usd, 8),
             "transitions": self.transitions,
             "transitions_cost_usd": round(self.transitions_usd, 8),
-            "cost_usd": round(self.total_usd, 8),
             "sub_agents": self.sub_agents,
+            "sub_agents_cost_usd": round(self.sub_agents_usd, 8),
+            "cost_usd": round(self.total_usd, 8),
         }
 
 
@@ -117,10 +131,16 @@ def _sub_executions(events: list[Event]) -> Iterator[str]:
                 yield str(arn)
 
 
-def receipt(
-    sfn: Any, execution_arn: str, events: list[Event] | None = None, sub_agents: bool = True
+def run_receipt(
+    sfn: Any, execution_arn: str, output: Any = None, events: list[Event] | None = None
 ) -> Receipt:
-    """A run's cost from its history; with ``sub_agents`` that of the runs it started too."""
+    """A run's receipt: from its output when it finished (one DescribeExecution at most), else
+    (failed, stopped or still running: they cost money too) added up from its history."""
+    if output is None:
+        described = sfn.describe_execution(executionArn=execution_arn)
+        output = json.loads(described.get("output") or "null")
+    if isinstance(output, dict) and isinstance(output.get("receipt"), dict):
+        return Receipt.from_output(output)
     events = history(sfn, execution_arn) if events is None else events
     translator = StepTranslator()
     bill = Receipt()
@@ -129,14 +149,15 @@ def receipt(
             usage = step.get("usage") or {}
             for name in USAGE_FIELDS:
                 bill.usage[name] += int(usage.get(name) or 0)
-            cost = float(usage.get("cost_usd") or 0)
-            bill.model_usd += cost
-            model = str(step.get("model") or "?")
-            bill.by_model[model] = bill.by_model.get(model, 0.0) + cost
+            bill.model_usd += float(usage.get("cost_usd") or 0)
+            bill.model = str(step.get("model") or bill.model)
     bill.transitions = translator.transitions
-    for sub in _sub_executions(events) if sub_agents else ():
-        bill.sub_agents += 1
-        bill.add(receipt(sfn, sub))
+    for sub in _sub_executions(events):
+        child = run_receipt(sfn, sub)
+        bill.sub_agents += 1 + child.sub_agents
+        bill.sub_agents_usd += child.total_usd
+        for name, value in child.usage.items():
+            bill.usage[name] += value
     return bill
 
 
@@ -208,7 +229,7 @@ class Run:
         }
 
 
-def load_run(sfn: Any, execution: dict[str, Any], agent: str, sub_agents: bool = True) -> Run:
+def load_run(sfn: Any, execution: dict[str, Any], agent: str) -> Run:
     described = sfn.describe_execution(executionArn=execution["executionArn"])
     output = json.loads(described.get("output") or "null") or {}
     return Run(
@@ -219,7 +240,7 @@ def load_run(sfn: Any, execution: dict[str, Any], agent: str, sub_agents: bool =
         started=described["startDate"],
         stopped=described.get("stopDate"),
         output=output if isinstance(output, dict) else {},
-        bill=receipt(sfn, described["executionArn"], sub_agents=sub_agents),
+        bill=run_receipt(sfn, described["executionArn"], output),
     )
 
 
@@ -276,13 +297,14 @@ def print_runs(runs: list[Run], out: TextIO) -> None:
 
 def receipt_line(bill: Receipt) -> str:
     """The cost receipt `show` and `run` end with."""
-    sub = f" (with {bill.sub_agents} sub-agent runs)" if bill.sub_agents else ""
+    runs, usd = bill.sub_agents, money(bill.sub_agents_usd)
+    subs = f" · {runs} sub-agent runs {usd}" if runs else ""
     return (
-        f"cost {money(bill.total_usd)}{sub}: model {money(bill.model_usd)} for "
+        f"cost {money(bill.total_usd)}: model {money(bill.model_usd)} · "
+        f"{bill.transitions} transitions {money(bill.transitions_usd)}{subs} · "
         f"{bill.usage['input_tokens']} in / {bill.usage['output_tokens']} out / "
         f"{bill.usage['cache_read_input_tokens']} cache read / "
-        f"{bill.usage['cache_creation_input_tokens']} cache write tokens · "
-        f"{bill.transitions} transitions {money(bill.transitions_usd)}"
+        f"{bill.usage['cache_creation_input_tokens']} cache write tokens"
     )
 
 
@@ -298,26 +320,18 @@ def parse_since(text: str) -> datetime.timedelta:
 
 
 def cost_totals(runs: list[Run], by: str) -> dict[str, dict[str, float]]:
-    """group -> {runs, model_usd, transitions_usd, cost_usd}; ``by`` agent or model."""
+    """group -> {runs, model_usd, transitions_usd, cost_usd}; ``by`` agent or model. Each run
+    counts its own calls and transitions: a sub-agent's run is listed (and counted) itself."""
     totals: dict[str, dict[str, float]] = {}
     for run in runs:
-        if by == "agent":
-            parts = {run.agent: (run.bill.model_usd, run.bill.transitions_usd)}
-        else:  # the loop's transitions are charged to the run's first model
-            models = run.bill.by_model or {"-": 0.0}
-            first = next(iter(models))
-            parts = {
-                model: (usd, run.bill.transitions_usd if model == first else 0.0)
-                for model, usd in models.items()
-            }
-        for group, (model_usd, transitions_usd) in parts.items():
-            total = totals.setdefault(
-                group, {"runs": 0, "model_usd": 0.0, "transitions_usd": 0.0, "cost_usd": 0.0}
-            )
-            total["runs"] += 1
-            total["model_usd"] += model_usd
-            total["transitions_usd"] += transitions_usd
-            total["cost_usd"] += model_usd + transitions_usd
+        group = run.agent if by == "agent" else run.bill.model
+        total = totals.setdefault(
+            group, {"runs": 0, "model_usd": 0.0, "transitions_usd": 0.0, "cost_usd": 0.0}
+        )
+        total["runs"] += 1
+        total["model_usd"] += run.bill.model_usd
+        total["transitions_usd"] += run.bill.transitions_usd
+        total["cost_usd"] += run.bill.own_usd
     return dict(sorted(totals.items(), key=lambda item: -item[1]["cost_usd"]))
 
 
@@ -402,8 +416,7 @@ def cmd_cost(args: Any) -> int:
     sfn = client()
     machines = _machines(sfn, args.agent)
     listed = executions(sfn, machines, since=since)
-    # Each run's own calls and transitions: a sub-agent's run is listed (and counted) itself.
-    runs = [load_run(sfn, e, machines[e["stateMachineArn"]], sub_agents=False) for e in listed]
+    runs = [load_run(sfn, e, machines[e["stateMachineArn"]]) for e in listed]
     totals = cost_totals(runs, args.by)
     if args.json:
         print(json.dumps({"since": since.isoformat(), "by": args.by, "totals": totals}, indent=2))

@@ -72,6 +72,8 @@ class AgentPrinter:
     def summary(self, result: RunResult) -> None:
         output = result.output or {}
         usage = output.get("usage", {})
+        # the run's receipt (model, transitions, sub-agents) once it finished, else model cost
+        cost = (output.get("receipt") or {}).get("cost_usd", usage.get("cost_usd", 0))
         answer = output.get("answer", "")
         if answer and len(answer) > WIDTH:  # the streamed turn showed only its start
             self._say(f"\n{answer}\n")
@@ -79,7 +81,7 @@ class AgentPrinter:
             f"status {result.status} · stop reason {output.get('stop_reason', '-')} · "
             f"turns {output.get('turns', self.turn)} · transitions {result.transitions} · "
             f"tokens {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out · "
-            f"cost ${usage.get('cost_usd', 0):.4f} · {result.duration_seconds:.1f} s"
+            f"cost ${cost:.4f} · {result.duration_seconds:.1f} s"
         )
 
 

@@ -164,6 +164,8 @@ def run_agent(engine: LocalEngine, scripted_model: ScriptedServer) -> Callable[.
             {"prompt": prompt, **execution_input},
             timeout_seconds=timeout_seconds,
         )
+        if result.output and "receipt" in result.output:  # on every path a test takes
+            assert result.output["receipt"]["transitions"] == result.transitions, result.events
         return AgentRun(engine, result)
 
     return run

@@ -262,6 +262,8 @@ def test_concurrent_runs_each_finish_with_their_own_answer(api):
     for run in runs:
         assert listed[run["run_id"]]["status"] == "SUCCEEDED"
         assert listed[run["run_id"]]["usage"]["cost_usd"] > 0
+        receipt = api.ok("GET", f"/runs/{run['run_id']}")["output"]["receipt"]
+        assert listed[run["run_id"]]["receipt"] == receipt and receipt["cost_usd"] > 0
 
 
 def test_runs_of_a_session_and_the_session_itself(api):

@@ -247,7 +247,7 @@ SUPERVISOR_SCRIPT = {
 def test_supervisor_combines_two_sub_agents_run_as_their_own_executions(run_agent, engine):
     run = run_agent(SUPERVISOR_SCRIPT, agent="analytics-supervisor")
 
-    assert run.result.status == "SUCCEEDED", run.result.cause
+    assert run.result.status == "SUCCEEDED"
     assert (
         run.output["answer"] == "SQL agent: There are 30 teams. Schema agent: Wins are in seasons."
     )
@@ -261,6 +261,38 @@ def test_supervisor_combines_two_sub_agents_run_as_their_own_executions(run_agen
         == run.result.execution_arn
     )
     assert schema_result["stop_reason"] == "end_turn"
+
+
+def test_a_supervisors_output_totals_include_its_sub_agents(run_agent, engine):
+    run = run_agent(SUPERVISOR_SCRIPT, agent="analytics-supervisor")
+
+    sfn = engine.client("stepfunctions")
+    children = [
+        json.loads(
+            sfn.describe_execution(executionArn=json.loads(r["content"])["execution_arn"])["output"]
+        )
+        for r in run.tool_results()
+    ]
+    usage, receipt = run.output["usage"], run.output["receipt"]
+    own_model_usd = receipt["model_cost_usd"]
+    for name in ("input_tokens", "output_tokens", "cost_usd"):
+        assert usage[name] > sum(child["usage"][name] for child in children) > 0, name
+    assert usage["cost_usd"] == pytest.approx(
+        own_model_usd + sum(c["usage"]["cost_usd"] for c in children)
+    )
+    assert receipt["sub_agents"] == 2
+    assert receipt["sub_agents_transitions"] == sum(c["receipt"]["transitions"] for c in children)
+    assert receipt["sub_agents_cost_usd"] == pytest.approx(
+        sum(c["receipt"]["cost_usd"] for c in children)
+    )
+    # the run's own transitions, as Step Functions bills them, at the Standard price
+    assert receipt["transitions"] == run.result.transitions
+    assert receipt["transitions_cost_usd"] == pytest.approx(receipt["transitions"] * 25e-6)
+    assert receipt["cost_usd"] == pytest.approx(
+        own_model_usd + receipt["transitions_cost_usd"] + receipt["sub_agents_cost_usd"]
+    )
+    # the model saw the tool results without the receipt's bookkeeping
+    assert all(set(r) <= {"type", "tool_use_id", "content", "is_error"} for r in run.tool_results())
 
 
 def test_a_failing_sub_agent_reaches_the_supervisor_as_an_error_result(run_agent):

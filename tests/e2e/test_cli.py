@@ -59,7 +59,7 @@ def test_run_streams_steps_and_ends_with_the_summary():
     summary, receipt = lines[-2:]
     assert summary.startswith("status SUCCEEDED · stop reason end_turn · turns 4 · transitions 20")
     # 20 transitions at $25 per million
-    assert receipt.startswith("cost $") and receipt.endswith("20 transitions $0.0005")
+    assert receipt.startswith("cost $") and " · 20 transitions $0.0005 · " in receipt
 
 
 def test_run_json_on_another_database_given_by_parameter_override(tmp_path, planets_db):

@@ -98,17 +98,18 @@ def test_a_supervisors_receipt_includes_its_sub_agents_and_its_transitions(endpo
     assert sorted(r["agent"] for r in subs) == ["schema-agent", "sql-agent"]
     usage = supervisor["usage"]
     assert usage["sub_agents"] == 2
-    for field in ("input_tokens", "output_tokens", "transitions", "model_cost_usd"):
-        own_and_subs = usage[field]
-        assert own_and_subs > sum(r["usage"][field] for r in subs) > 0, field
+    assert usage["sub_agents_cost_usd"] == pytest.approx(sum(r["usage"]["cost_usd"] for r in subs))
+    for field in ("input_tokens", "output_tokens"):  # tokens: its own and its sub-agents'
+        assert usage[field] > sum(r["usage"][field] for r in subs) > 0, field
     assert usage["transitions_cost_usd"] == pytest.approx(usage["transitions"] * TRANSITION_USD)
     assert usage["cost_usd"] == pytest.approx(
-        usage["model_cost_usd"] + usage["transitions_cost_usd"]
+        usage["model_cost_usd"] + usage["transitions_cost_usd"] + usage["sub_agents_cost_usd"]
     )
-    # `run --json` reports the same receipt as `runs` for the same run
+    # `run --json` reports the same receipt as `runs` for the same run, the one in its output
     (listed,) = [r for r in runs if r["execution_arn"] == sql_run["execution_arn"]]
     assert sql_run["receipt"] == listed["usage"]
     assert sql_run["receipt"]["transitions"] == sql_run["transitions"]
+    assert sql_run["output"]["receipt"]["cost_usd"] == pytest.approx(listed["usage"]["cost_usd"])
 
 
 def test_show_prints_a_runs_steps_as_run_streamed_them(endpoint, ran):
@@ -121,7 +122,7 @@ def test_show_prints_a_runs_steps_as_run_streamed_them(endpoint, ran):
     assert steps == streamed_steps
     assert summary.rsplit(" · ", 1)[0] == streamed_summary.rsplit(" · ", 1)[0]  # but duration
     assert receipt == streamed_receipt
-    assert receipt.startswith("cost $") and "(with 2 sub-agent runs)" in receipt
+    assert receipt.startswith("cost $") and " · 2 sub-agent runs $" in receipt
     missing = sfn_agents("show", "no-such-run", env=endpoint)
     assert missing.returncode == 2 and "no run 'no-such-run'" in missing.stderr
 

@@ -4,6 +4,7 @@ as a screenshot (docs/screenshots/ keeps committed copies)."""
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,7 +85,8 @@ def test_ask_approve_in_the_chat_and_read_the_answer(page):
     expect(result.locator("td")).to_have_text(["750"])
     expect(exchange.locator(".summary")).to_contain_text("succeeded · 2 turns")
     expect(exchange.locator(".summary")).to_contain_text("transitions")
-    expect(exchange.locator(".summary")).to_contain_text("$")
+    receipt = re.compile(r"cost \$\d+\.\d{4} \(model \$")
+    expect(exchange.locator(".summary")).to_contain_text(receipt)
     expect(page.locator("#sessions li")).not_to_have_count(0)
     page.screenshot(path=SHOTS / "chat.png", full_page=True)
 

@@ -114,6 +114,7 @@ class Runs:
             "status": execution["status"],
             "output": output,
             "usage": (output or {}).get("usage"),
+            "receipt": (output or {}).get("receipt"),
             "error": execution.get("error"),
             "cause": execution.get("cause"),
             "started": _iso(execution.get("startDate")),
@@ -128,6 +129,7 @@ class Runs:
         output = run["output"] or {}
         summary = {
             "usage": output.get("usage"),
+            "receipt": output.get("receipt"),
             "turns": output.get("turns"),
             "stop_reason": output.get("stop_reason"),
         }
@@ -184,7 +186,9 @@ class Runs:
                 run = {"status": "UNKNOWN"}
             item = item | {"status": run["status"], "stopped": run.get("stopped")}
             if run.get("output") is not None:
-                item["summary"] = json.dumps({k: run["output"].get(k) for k in ("usage", "turns")})
+                item["summary"] = json.dumps(
+                    {k: run["output"].get(k) for k in ("usage", "receipt", "turns")}
+                )
         summary = json.loads(item.get("summary") or "{}")
         return {
             "run_id": item["run_id"],
@@ -196,6 +200,7 @@ class Runs:
             "stopped": item.get("stopped"),
             "turns": summary.get("turns"),
             "usage": summary.get("usage"),
+            "receipt": summary.get("receipt"),
         }
 
     # ------------------------------------------------------------------ events

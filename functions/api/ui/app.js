@@ -35,7 +35,13 @@ function element(tag, attributes = {}, ...children) {
 
 const pretty = (value) => JSON.stringify(value, null, 2);
 const tokens = (usage) => (usage ? (usage.input_tokens || 0) + (usage.output_tokens || 0) : 0);
-const money = (usage) => (usage && usage.cost_usd != null ? `$${Number(usage.cost_usd).toFixed(4)}` : "—");
+const usd = (value) => `$${Number(value).toFixed(4)}`;
+// A run's cost from the receipt in its output: model, transitions and sub-agents, then the total.
+const money = (receipt) => (receipt && receipt.cost_usd != null ? usd(receipt.cost_usd) : "—");
+const receiptText = (receipt) => !receipt ? "cost —" :
+  `cost ${usd(receipt.cost_usd)} (model ${usd(receipt.model_cost_usd)} · ${receipt.transitions} transitions ` +
+  `${usd(receipt.transitions_cost_usd)}` +
+  (receipt.sub_agents ? ` · ${receipt.sub_agents} sub-agent runs ${usd(receipt.sub_agents_cost_usd)}` : "") + ")";
 
 function parsed(text) {
   try { return JSON.parse(text); } catch { return text; }
@@ -124,7 +130,7 @@ function renderStep(step, into, run) {
       }
       into.append(element("div", { class: "summary" },
         `${step.status.toLowerCase()} · ${output.turns ?? "?"} turns · ${step.transitions} transitions · ` +
-        `${tokens(output.usage)} tokens · ${money(output.usage)}`));
+        `${tokens(output.usage)} tokens · ${receiptText(output.receipt)}`));
       break;
     }
     default:
@@ -225,7 +231,7 @@ async function loadRuns() {
     element("td", {}, run.status), element("td", {}, run.agent),
     element("td", {}, element("a", { href: `#run/${run.run_id}`, onclick: (e) => { e.preventDefault(); showRun(run); } }, run.prompt.slice(0, 80))),
     element("td", {}, run.started), element("td", {}, duration(run)), element("td", {}, run.turns ?? "—"),
-    element("td", {}, tokens(run.usage) || "—"), element("td", {}, money(run.usage)))));
+    element("td", {}, tokens(run.usage) || "—"), element("td", {}, money(run.receipt)))));
 }
 
 async function showRun(run) {

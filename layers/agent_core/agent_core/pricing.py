@@ -13,9 +13,18 @@ PRICES_FILE = Path(__file__).with_name("prices.json")
 
 
 @cache
-def _table() -> dict[str, dict[str, Any]]:
+def _data() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(PRICES_FILE.read_text())
-    return {k: v for k, v in data.items() if not k.startswith("_")}
+    return data
+
+
+def _table() -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in _data().items() if not k.startswith("_")}
+
+
+def transition_price_usd() -> float:
+    """USD per Standard state transition (the loop hands it to its run's receipt)."""
+    return float(_data()["_step_functions"]["standard_transition_per_million"]) / 1_000_000
 
 
 def price_for(model: str) -> dict[str, Any] | None:

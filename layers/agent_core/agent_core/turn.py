@@ -16,7 +16,7 @@ from agent_core.event_checks import check_turn_event, load_history
 from agent_core.large_results import MAX_PARALLEL_CALLS, MAX_TOOL_INPUT_BYTES
 from agent_core.messages import Message, ToolSpec, ToolUseBlock, Usage, check_messages, tool_uses
 from agent_core.observability import logger, metrics
-from agent_core.pricing import cost_usd
+from agent_core.pricing import cost_usd, transition_price_usd
 
 
 @dataclass(frozen=True)
@@ -206,6 +206,7 @@ def run_turn(
         "stop_reason": reply.stop_reason,
         "usage": {**reply.usage, "cost_usd": cost if cost is not None else 0},
         "priced": cost is not None,
+        "transition_price_usd": transition_price_usd(),  # for the run's receipt
         "conversation": saved,
         "provider": client.provider,
         "model": reply.model,
