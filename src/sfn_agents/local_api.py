@@ -1,8 +1,9 @@
 """The template's REST API served locally, as ``sam local start-api`` serves it: each request
 becomes the API Gateway REST proxy event its route declares, and the real function (through the
 engine's Lambda dispatch) answers it. What API Gateway itself does is done here too, from the
-template: the API-key check on methods that require one (with the API's gateway response), CORS
-preflight answers, and 404 for routes the API does not declare."""
+template: the API-key check on methods that require one (with the API's gateway response), the usage
+plan's throttle (a token bucket of its rate and burst per key, answered with the THROTTLED gateway
+response), CORS preflight answers, and 404 for routes the API does not declare."""
 
 import base64
 import json
@@ -46,12 +47,34 @@ def _pattern(resource: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def _gateway_response(api: dict[str, Any], kind: str, default_status: int) -> tuple[int, str]:
+def _gateway_response(
+    api: dict[str, Any], kind: str, default_status: int, default_message: str = ""
+) -> tuple[int, str]:
     response = api.get("GatewayResponses", {}).get(kind, {})
     body = response.get("ResponseTemplates", {}).get("application/json")
     return int(response.get("StatusCode", default_status)), body or json.dumps(
-        {"message": kind.replace("_", " ").lower()}
+        {"message": default_message or kind.replace("_", " ").lower()}
     )
+
+
+class TokenBucket:
+    """API Gateway's throttle: ``rate`` requests a second on average, ``burst`` at once."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+        self.lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self.lock:
+            now = time.monotonic()
+            self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens < 1:
+                return False
+            self.tokens -= 1
+            return True
 
 
 def started(engine: Any, port: int, stack: Any, out: Any) -> "LocalApi":
@@ -84,6 +107,12 @@ class LocalApi:
         self.api_id = api_id or sorted(apis)[0]
         self.api = engine.resolver.resolve(apis[self.api_id].get("Properties", {}))
         self.routes = self._routes()
+        throttle = self.api.get("Auth", {}).get("UsagePlan", {}).get("Throttle")
+        self.throttle = (
+            TokenBucket(float(throttle["RateLimit"]), int(throttle["BurstLimit"]))
+            if throttle
+            else None
+        )
         self.port = port
         self.server: ThreadingHTTPServer | None = None
 
@@ -225,6 +254,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             headers.get("x-api-key", ""), api.api_key
         ):
             return self._json(*_gateway_response(api.api, "API_KEY", 403))
+        if route.key_required and api.throttle is not None and not api.throttle.take():
+            throttled = _gateway_response(api.api, "THROTTLED", 429, "Too Many Requests")
+            return self._json(*throttled)
         event = api.proxy_event(route, parameters, method, self.path, headers, body)
         payload, errored, _ = api.engine.functions.invoke(route.function, event)
         try:

@@ -292,3 +292,19 @@ def test_cors_allows_only_the_ui_origin(api):
     assert "x-api-key" in headers["Access-Control-Allow-Headers"]
     _, _, headers = api.call("GET", "/agents", headers={"Origin": "http://localhost:3000"})
     assert headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+def test_the_usage_plans_throttle_answers_429_beyond_its_burst(api):
+    """ApiThrottleBurstLimit (20) requests at once, then ApiThrottleRateLimit (10) a second."""
+    time.sleep(2)  # a full bucket
+    answers = [api.call("GET", "/agents") for _ in range(40)]
+    statuses = [status for status, _, _ in answers]
+    assert statuses[:20] == [200] * 20, statuses
+    throttled = [answer for status, answer, _ in answers if status == 429]
+    assert throttled and throttled[0] == {
+        "error": "throttled",
+        "message": "too many requests for this API key",
+    }
+    time.sleep(0.3)  # three tokens back
+    assert api.call("GET", "/agents")[0] == 200
+    time.sleep(2)
