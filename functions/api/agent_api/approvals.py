@@ -17,9 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from agent_api.catalog import Catalog
 from agent_api.errors import Conflict, NotFound
-from agent_api.settings import Settings
+from agent_api.service import TableService
 
 HISTORY_PAGE = 100
 LEASE_ID = "#refresh"  # the item that says an instance is taking tasks
@@ -34,12 +33,8 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class Approvals:
-    def __init__(self, settings: Settings, catalog: Catalog, sfn: Any, table: Any) -> None:
-        self.settings = settings
-        self.catalog = catalog
-        self.sfn = sfn
-        self.table = table
+class Approvals(TableService):
+    """Pending approvals (the approvals table) and the activity tasks they answer."""
 
     # ------------------------------------------------------------------ discovery
     def _untaken(self, execution_arn: str) -> int:

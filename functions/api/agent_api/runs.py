@@ -12,9 +12,8 @@ from agent_core.run_events import TERMINAL_EVENTS, HistoryReader, PollInterval, 
 from botocore.exceptions import ClientError
 
 from agent_api.approvals import approval_id
-from agent_api.catalog import Catalog
 from agent_api.errors import BadRequest, NotFound
-from agent_api.settings import Settings
+from agent_api.service import TableService
 
 RUN_ID = re.compile(r"^(?P<agent>[a-z0-9][a-z0-9-]{0,63})\.(?P<suffix>[0-9a-f]{32})$")
 CURSOR = re.compile(r"^(?P<event>\d+)\.(?P<turn>\d+)\.(?P<transitions>\d+)$")
@@ -52,12 +51,8 @@ class Cursor:
         return f"{self.event}.{self.turn}.{self.transitions}"
 
 
-class Runs:
-    def __init__(self, settings: Settings, catalog: Catalog, sfn: Any, runs_table: Any) -> None:
-        self.settings = settings
-        self.catalog = catalog
-        self.sfn = sfn
-        self.table = runs_table
+class Runs(TableService):
+    """Runs started through the API (the runs table) and their executions."""
 
     # ------------------------------------------------------------------ ids
     def _parse(self, run_id: str) -> str:
