@@ -5,7 +5,8 @@
   (deep-copying all of it). Only the page is copied. A ``nextToken`` comes back only when more
   events exist now, as on AWS, so a follower of a running execution keeps the last event id it saw.
 - ``StartExecution`` rejects an input over 262,144 bytes with AWS's ValidationException (moto
-  accepted any size).
+  accepted any size), and names an unnamed execution with a UUID, as AWS does (moto named it
+  ``None``, so two unnamed executions of one state machine, sub-agents' say, collided).
 - ``StopExecution`` of an execution that waits on a task token or an activity stops it at once:
   moto set the program's state but left the Task state waiting (up to its timeout), so the
   execution stayed RUNNING. Its waits are woken, and the error the woken state raises does not
@@ -21,6 +22,7 @@ import base64
 import binascii
 import copy
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -123,6 +125,7 @@ def _checked_and_bounded(original: Callable[..., Execution]) -> Callable[..., Ex
                 "1 validation error detected: Value at 'input' failed to satisfy constraint: "
                 f"Member must have length less than or equal to {MAX_INPUT_BYTES}"
             )
+        name = name or str(uuid.uuid4())  # as AWS names an unnamed execution
         execution = original(self, state_machine_arn, name, execution_input, trace_header)
         _forget_old_executions(self.describe_state_machine(state_machine_arn).executions)
         TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]

@@ -7,14 +7,10 @@ the Step Functions integration that means ``start_execution(StateMachineArn=...)
 KeyError 'StateMachineArn', and the ``.sync`` resolvers would look for ``ExecutionArn`` in a
 response that has ``executionArn``. We restore both mappings for this one integration, from
 botocore's model of the Step Functions API, and give timestamps the epoch milliseconds AWS shows.
-
-moto's executing backend also names an execution started without a name ``None`` (so two unnamed
-executions of one state machine collide); AWS generates a UUID, as moto's other backend does.
 """
 
 import datetime
 import functools
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +19,6 @@ from botocore.model import ServiceModel, StructureShape
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service_sfn,
 )
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
 StateTaskServiceSfn = state_task_service_sfn.StateTaskServiceSfn
 
@@ -95,22 +90,6 @@ def _normalise_response(original: Callable[..., None]) -> Callable[..., None]:
     return normalise
 
 
-def _name_unnamed_executions(original: Callable[..., Any]) -> Callable[..., Any]:
-    def start_execution(
-        self: StepFunctionsParserBackend,
-        state_machine_arn: str,
-        name: str | None = None,
-        execution_input: str | None = None,
-        trace_header: str | None = None,
-    ) -> Any:
-        return original(
-            self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header
-        )
-
-    start_execution.patched = True  # type: ignore[attr-defined]
-    return start_execution
-
-
 def install() -> None:
     if getattr(StateTaskServiceSfn._normalise_parameters, "patched", False):
         return
@@ -119,7 +98,4 @@ def install() -> None:
     )
     StateTaskServiceSfn._normalise_response = _normalise_response(  # type: ignore[method-assign]
         StateTaskServiceSfn._normalise_response
-    )
-    StepFunctionsParserBackend.start_execution = _name_unnamed_executions(  # type: ignore[method-assign]
-        StepFunctionsParserBackend.start_execution
     )
