@@ -9,7 +9,7 @@ from botocore.retries import standard
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from sfn_agents import jsonata_bridge, moto_nested_executions
+from sfn_agents import jsonata_bridge, moto_executions, moto_nested_executions
 
 
 @contextlib.contextmanager
@@ -39,6 +39,7 @@ def moto_sfn_endpoint() -> Iterator[str]:
         logging.getLogger(name).setLevel(logging.CRITICAL)
     jsonata_bridge.install()
     moto_nested_executions.install()
+    moto_executions.install()  # names unnamed executions, as AWS does
     default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
     with _moto_server() as (url, port), pytest.MonkeyPatch.context() as env:
         env.setenv("MOTO_PORT", str(port))
