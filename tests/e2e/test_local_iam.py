@@ -16,14 +16,16 @@ SUB_AGENT_GRANT = {
 }
 
 
-def run(template: Path, agent: str, turns: list[dict[str, Any]], *options: str) -> str:
+def run(
+    template: Path, agent: str, turns: list[dict[str, Any]], *options: str, status: int = 0
+) -> str:
     script = template.parent / "iam.script.json"
     script.write_text(json.dumps({"turns": turns}))
     command = [sys.executable, "-m", "sfn_agents.cli", "run", agent, "question"]
     command += ["--template", str(template), "--script", str(script), *options]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result.stdout
+    assert result.returncode == status, result.stdout + result.stderr
+    return result.stdout + result.stderr
 
 
 def test_a_deleted_tool_grant_reaches_the_model_as_access_denied(template_without_policy):
@@ -74,3 +76,16 @@ def test_a_deleted_sub_agent_grant_shows_as_access_denied(template_without_polic
     assert "failed (StepFunctions.AWSStepFunctionsException): User: arn:aws:sts::" in denied
     assert "is not authorized to perform: states:StartExecution" in denied
     assert "status SUCCEEDED" in output and "The SQL agent could not be reached." in output
+
+
+def test_a_function_without_its_bucket_grant_is_denied_its_own_calls(template_without_policy):
+    grant = {"S3CrudPolicy": {"BucketName": {"Ref": "ArtifactBucket"}}}
+    template = template_without_policy("AnthropicLlmFunction", grant)
+    output = run(template, "sql-agent", [{"text": "unused"}], status=1)
+
+    assert (
+        "AccessDenied) when calling the PutObject operation: User: arn:aws:sts::123456789012:"
+        "assumed-role/sfn-agents-dev-AnthropicLlmFunctionRole/sfn-agents-dev-AnthropicLlmFunction"
+        " is not authorized to perform: s3:PutObject on resource: arn:aws:s3:::"
+        "sfn-agents-dev-artifactbucket/conversations/sql-agent/"
+    ) in output
