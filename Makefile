@@ -51,6 +51,7 @@ typecheck: install
 	  MYPYPATH=layers/agent_core $(BIN)/mypy --explicit-package-bases $$dir || exit 1; done
 
 validate: install
+	$(BIN)/sfn-agents generate --check
 	$(BIN)/sam validate --lint
 
 # The web UI's end-to-end tests drive Debian's Chromium with Playwright (its own browser download
@@ -67,6 +68,7 @@ test: lint typecheck validate tools-local-build tools-test unit
 # sam build leaves Python bytecode out; compiling it in (Python 3.13, as the runtime) spares every
 # non-SnapStart cold start the compile.
 build: install tools-sam-prereqs
+	$(BIN)/sfn-agents generate
 	$(SAM_BUILD_ENV) $(BIN)/sam build
 	$(BIN)/python -m compileall -q --invalidation-mode unchecked-hash \
 	  .aws-sam/build/AgentCoreLayer .aws-sam/build/*LlmFunction
