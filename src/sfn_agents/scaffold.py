@@ -15,12 +15,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sfn_agents.generate import BEGIN, pascal_case, state_machine_id, write
+from sfn_agents.generate import (
+    BEGIN,
+    END,
+    approval_activity_id,
+    pascal_case,
+    state_machine_id,
+    write,
+)
 
 LANGUAGES = ("python", "typescript", "rust", "java", "go")
 TOOL_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 AGENT_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EXAMPLE_TEXT = "Step Functions runs the agent loop; each tool is one Lambda function."
+DASHBOARD_ENTRY = re.compile(r'\["AWS/[^\[\]]*\]')  # ["AWS/States", metric, dimension, ...]
 REGISTRY_ARNS = re.compile(r"^(      ResourceArns:\n(?:        \w+: .+\n)+)", re.MULTILINE)
 
 
@@ -134,7 +142,62 @@ def _add_resources(project: Project, logical_id: str, function: str) -> None:
     text = text.replace(BEGIN, f"{function}\n\n{log_group}\n\n{BEGIN}", 1)
     entry = f"        {logical_id}: !GetAtt {logical_id}.Arn\n"
     text = REGISTRY_ARNS.sub(lambda match: match.group(1) + entry, text, count=1)
+    tools = re.findall(r"^  (\w+ToolFunction):\n", text, re.MULTILINE)
+    anchor = _anchor(text, [t for t in tools if t != logical_id])
+    if anchor:
+        short, new_short = anchor.removesuffix("Function"), logical_id.removesuffix("Function")
+        text = _list_beside(text, anchor, {anchor: logical_id, short: new_short})
     project.template.write_text(text)
+
+
+def _outside_block(text: str) -> tuple[str, str, str]:
+    start, end = text.index(BEGIN), text.index(END) + len(END)
+    return text[:start], text[start:end], text[end:]
+
+
+def _listings(text: str, logical_id: str) -> int:
+    """How many lists outside the generated block name the resource (YAML items, dashboard)."""
+    before, _, after = _outside_block(text)
+    token = re.compile(rf"\b{logical_id}\b")
+    outside = before + after
+    items = [line for line in outside.splitlines() if line.lstrip().startswith("- ")]
+    entries = DASHBOARD_ENTRY.findall(outside)
+    return sum(1 for item in items + entries if token.search(item))
+
+
+def _anchor(text: str, candidates: list[str]) -> str | None:
+    """The existing resource listed in the most places: a new one is listed beside it."""
+    counts = {c: _listings(text, c) for c in candidates}
+    best = max(counts, key=lambda c: counts[c], default=None)
+    return best if best and counts[best] else None
+
+
+def _list_beside(text: str, anchor: str, words: dict[str, str]) -> str:
+    """Wherever a list outside the generated block names ``anchor`` (the API's grants, the
+    alarms, the dashboard's charts), a copy of that entry names the new resource after it:
+    ``words`` maps each of the anchor's names to the new one's."""
+    token = re.compile(rf"\b{anchor}\b")
+
+    def copy(entry: str) -> str:
+        for old, new in words.items():
+            entry = re.sub(rf"\b{re.escape(old)}\b", new, entry)
+        return entry
+
+    def beside(match: re.Match[str]) -> str:
+        entry = match.group(0)
+        return f"{entry}, {copy(entry)}" if token.search(entry) else entry
+
+    def rewrite(part: str) -> str:
+        lines = []
+        for line in part.splitlines(keepends=True):
+            if line.lstrip().startswith("- ") and token.search(line):
+                lines += [line, copy(line)]
+            else:
+                lines.append(DASHBOARD_ENTRY.sub(beside, line))
+        return "".join(lines)
+
+    before, block, after = _outside_block(text)
+    return rewrite(before) + block + rewrite(after)
 
 
 def new_agent(
@@ -180,6 +243,24 @@ def new_agent(
         )
         + "\n"
     )
+    existing = [
+        p.stem
+        for p in sorted((project.root / "registry" / "agents").glob("*.json"))
+        if p.stem != name
+    ]
+    text = project.template.read_text()
+    anchor = _anchor(text, [state_machine_id(a) for a in existing])
+    if anchor:
+        old = existing[[state_machine_id(a) for a in existing].index(anchor)]
+        words = {
+            state_machine_id(old): state_machine_id(name),
+            approval_activity_id(old): approval_activity_id(name),
+            old: name,
+            old.replace("-", "_"): name.replace("-", "_"),
+        }
+        text = _list_beside(text, anchor, words)
+        text = _list_beside(text, approval_activity_id(old), words)
+        project.template.write_text(text)
     created = [project.relative(spec)]
     script = _example_script(project, name, tools[0])
     if script:
