@@ -15,7 +15,7 @@ HAS_ANTHROPIC_KEY := $(or $(ANTHROPIC_API_KEY),$(shell grep -s '^ANTHROPIC_API_K
 
 include mk/tools.mk
 
-.PHONY: help install demo test lint typecheck validate unit build bench deploy clean
+.PHONY: help install demo test scaffold-check lint typecheck validate unit build bench deploy clean
 
 help:
 	@echo "make demo   - the SQL agent answers a question in the local engine (real Claude if"
@@ -64,6 +64,10 @@ unit: install $(CHROMIUM)
 	$(BIN)/pytest
 
 test: lint typecheck validate tools-local-build tools-test unit
+
+# new tool + new agent in a scratch copy, in every language (make test runs the Python one).
+scaffold-check: install tools-install
+	SCAFFOLD_LANGUAGES=python,typescript,go,java,rust $(BIN)/pytest tests/e2e/test_scaffold.py
 
 # sam build leaves Python bytecode out; compiling it in (Python 3.13, as the runtime) spares every
 # non-SnapStart cold start the compile.
