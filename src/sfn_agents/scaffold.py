@@ -85,7 +85,8 @@ def new_tool(project: Project, name: str, language: str, description: str) -> li
     if not (scaffold / "cookiecutter.json").is_file():
         raise ScaffoldError(f"no scaffold for {language} at {project.relative(scaffold)}")
     description = " ".join(description.split()).rstrip(".")
-    context = {"name": name, "logical_id": logical_id, "description": description}
+    context = {"name": name, "pascal": pascal_case(name), "logical_id": logical_id}
+    context["description"] = description
 
     cookiecutter(str(scaffold), no_input=True, extra_context=context, output_dir=str(code.parent))
     spec.write_text(

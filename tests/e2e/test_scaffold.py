@@ -19,10 +19,15 @@ BIN = Path(sys.executable).parent  # sfn-agents, sam and pytest, installed by `m
 LANGUAGES = os.environ.get("SCAFFOLD_LANGUAGES", "python").split(",")
 TOOL, AGENT, LOGICAL_ID = "word_stats", "word-agent", "WordStatsToolFunction"
 EXAMPLE = "Step Functions runs the agent loop; each tool is one Lambda function."
-TOOL_TESTS = {
+TOOL_TESTS = {  # as mk/tools.mk's tools-test runs them
     "python": [str(BIN / "pytest"), "-q", "-p", "no:cacheprovider", "."],
     "typescript": ["sh", "-c", "npm install --no-audit --no-fund && npm test"],
-    "rust": ["sh", "-c", "cargo fmt --check && cargo test --locked"],
+    "rust": [
+        "sh",
+        "-c",
+        "cargo fmt --check && cargo clippy --all-targets --locked -- -D warnings"
+        " && cargo test --locked",
+    ],
     "java": ["mvn", "-q", "-B", "test"],
     "go": ["sh", "-c", 'test -z "$(gofmt -l .)" && go vet ./... && go test ./...'],
 }
@@ -43,6 +48,8 @@ def scratch_copy(target: Path) -> Path:
         if source.is_file():
             (target / name.decode()).parent.mkdir(parents=True, exist_ok=True)
             (target / name.decode()).write_bytes(source.read_bytes())
+    if (ROOT / ".tools").is_dir():  # what `make tools-install` installed (Node's runtime client)
+        (target / ".tools").symlink_to(ROOT / ".tools")
     return target
 
 
