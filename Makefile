@@ -43,7 +43,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-PYTHON_FUNCTIONS := $(wildcard functions/llm/*) functions/tools/sql functions/tools/market_data functions/api registry
+PYTHON_TOOLS := $(patsubst %/requirements.txt,%,$(wildcard functions/tools/*/requirements.txt))
+PYTHON_FUNCTIONS := $(wildcard functions/llm/*) $(PYTHON_TOOLS) functions/api registry
 
 typecheck: install
 	$(BIN)/mypy src layers/agent_core/agent_core

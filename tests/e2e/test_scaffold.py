@@ -32,6 +32,7 @@ TOOL_TESTS = {  # as mk/tools.mk's tools-test runs them
     "go": ["sh", "-c", 'test -z "$(gofmt -l .)" && go vet ./... && go test ./...'],
 }
 SCRIPT = f"events/{AGENT}-example.script.json"
+CODE = f"functions/tools/{TOOL}"
 PIPES = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
 
 
@@ -93,6 +94,10 @@ def test_a_new_tool_and_agent_work_right_away(language, tmp_path):
             [str(BIN / "sfn-agents"), "generate", "--check"], cwd=project, env=env, **PIPES
         ),
     }
+    if language == "python":  # as `make lint` and `make typecheck` check it
+        lint = f"{BIN}/ruff check {CODE} && {BIN}/ruff format --check {CODE} && "
+        lint += f"MYPYPATH=layers/agent_core {BIN}/mypy --explicit-package-bases {CODE}"
+        steps["lint"] = subprocess.Popen(["sh", "-c", lint], cwd=project, env=env, **PIPES)
     outputs = {name: step.communicate(timeout=900) for name, step in steps.items()}
     for name, step in steps.items():
         assert step.returncode == 0, f"{name}: {outputs[name]}"
