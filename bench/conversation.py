@@ -14,7 +14,7 @@ import itertools
 import json
 import statistics
 
-from scripted_engine import ROOT, scripted_engine, write_results
+from scripted_engine import ROOT, raise_turn_limit, scripted_engine, write_results
 
 from sfn_agents.engine import LocalEngine
 from sfn_agents.runner import run_execution
@@ -26,17 +26,6 @@ QUERY = {
 }
 PRICES = json.loads((ROOT / "layers/agent_core/agent_core/prices.json").read_text())
 MODEL_PRICE = PRICES["claude-sonnet-5*"]  # the Anthropic function's default model
-
-
-def raise_turn_limit(engine: LocalEngine, turns: int) -> None:
-    """A spec change: the SQL agent may run `turns` turns."""
-    dynamodb = engine.client("dynamodb")
-    table = engine.resolver.refs["AgentRegistryTable"]
-    key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
-    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
-    spec = json.loads(item["spec"]["S"])
-    spec["limits"].update(max_turns=turns, max_total_tokens=10**9)
-    dynamodb.put_item(TableName=table, Item={**item, "spec": {"S": json.dumps(spec)}})
 
 
 def per_turn_seconds(events: list[dict]) -> list[float]:

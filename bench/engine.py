@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from follow_calls import follow
-from scripted_engine import ROOT, scripted_engine, write_results
+from scripted_engine import ROOT, raise_turn_limit, scripted_engine, write_results
 
 from sfn_agents.engine import LocalEngine
 from sfn_agents.runner import RunResult, run_execution
@@ -78,7 +78,7 @@ def run(engine: LocalEngine, prompt: str, **extra: Any) -> RunResult:
     return run_execution(
         engine.client("stepfunctions"),
         engine.state_machine_for("sql-agent"),
-        {"prompt": prompt, "provider": "anthropic", "max_total_tokens": 10**9, **extra},
+        {"prompt": prompt, "provider": "anthropic", **extra},
     )
 
 
@@ -121,6 +121,7 @@ def main() -> None:
     processes = whole_process_seconds(args.repeats)
     with scripted_engine(only=["sql-agent"]) as (engine, fake):
         run(engine, "warm-up")  # cold starts out of the figures
+        raise_turn_limit(engine, 200)
         turns = turn_costs(engine, fake, args.repeats)
         concurrent = concurrent_runs(engine, fake, 50)
         following = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}

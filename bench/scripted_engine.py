@@ -37,3 +37,14 @@ def write_results(name: str, figures: Any) -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     (out / f"{name}.json").write_text(json.dumps(figures, indent=2))
+
+
+def raise_turn_limit(engine: LocalEngine, turns: int) -> None:
+    """A spec change: the SQL agent may run `turns` turns."""
+    dynamodb = engine.client("dynamodb")
+    table = engine.resolver.refs["AgentRegistryTable"]
+    key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
+    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
+    spec = json.loads(item["spec"]["S"])
+    spec["limits"].update(max_turns=turns, max_total_tokens=10**9)
+    dynamodb.put_item(TableName=table, Item={**item, "spec": {"S": json.dumps(spec)}})
