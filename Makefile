@@ -15,7 +15,7 @@ HAS_ANTHROPIC_KEY := $(or $(ANTHROPIC_API_KEY),$(shell grep -s '^ANTHROPIC_API_K
 
 include mk/tools.mk
 
-.PHONY: help install demo test lint typecheck validate unit build bench deploy clean
+.PHONY: help install demo test scaffold-check lint typecheck validate unit build bench deploy clean
 
 help:
 	@echo "make demo   - the SQL agent answers a question in the local engine (real Claude if"
@@ -43,7 +43,8 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-PYTHON_FUNCTIONS := $(wildcard functions/llm/*) functions/tools/sql functions/tools/market_data functions/api registry
+PYTHON_TOOLS := $(patsubst %/requirements.txt,%,$(wildcard functions/tools/*/requirements.txt))
+PYTHON_FUNCTIONS := $(wildcard functions/llm/*) $(PYTHON_TOOLS) functions/api registry
 
 typecheck: install
 	$(BIN)/mypy src layers/agent_core/agent_core
@@ -51,6 +52,7 @@ typecheck: install
 	  MYPYPATH=layers/agent_core $(BIN)/mypy --explicit-package-bases $$dir || exit 1; done
 
 validate: install
+	$(BIN)/sfn-agents generate --check
 	$(BIN)/sam validate --lint
 
 # The web UI's end-to-end tests drive Debian's Chromium with Playwright (its own browser download
@@ -64,9 +66,14 @@ unit: install $(CHROMIUM)
 
 test: lint typecheck validate tools-local-build tools-test unit
 
+# new tool + new agent in a scratch copy, in every language (make test runs the Python one).
+scaffold-check: install tools-install
+	SCAFFOLD_LANGUAGES=python,typescript,go,java,rust $(BIN)/pytest tests/e2e/test_scaffold.py
+
 # sam build leaves Python bytecode out; compiling it in (Python 3.13, as the runtime) spares every
 # non-SnapStart cold start the compile.
 build: install tools-sam-prereqs
+	$(BIN)/sfn-agents generate
 	$(SAM_BUILD_ENV) $(BIN)/sam build
 	$(BIN)/python -m compileall -q --invalidation-mode unchecked-hash \
 	  .aws-sam/build/AgentCoreLayer .aws-sam/build/*LlmFunction

@@ -13,30 +13,19 @@ import argparse
 import itertools
 import json
 import statistics
-from pathlib import Path
+
+from scripted_engine import ROOT, raise_turn_limit, scripted_engine, write_results
 
 from sfn_agents.engine import LocalEngine
 from sfn_agents.runner import run_execution
 from sfn_agents.scripted import ScriptedServer
 
-ROOT = Path(__file__).resolve().parents[1]
 QUERY = {
     "name": "execute_sql_query",
     "input": {"sql_query": "SELECT substr(hex(zeroblob(7001)), 1, 14000)"},
 }
 PRICES = json.loads((ROOT / "layers/agent_core/agent_core/prices.json").read_text())
 MODEL_PRICE = PRICES["claude-sonnet-5*"]  # the Anthropic function's default model
-
-
-def raise_turn_limit(engine: LocalEngine, turns: int) -> None:
-    """A spec change: the SQL agent may run `turns` turns."""
-    dynamodb = engine.client("dynamodb")
-    table = engine.resolver.refs["AgentRegistryTable"]
-    key = {"agent_name": {"S": "sql-agent"}, "version": {"S": "1"}}
-    item = dynamodb.get_item(TableName=table, Key=key)["Item"]
-    spec = json.loads(item["spec"]["S"])
-    spec["limits"].update(max_turns=turns, max_total_tokens=10**9)
-    dynamodb.put_item(TableName=table, Item={**item, "spec": {"S": json.dumps(spec)}})
 
 
 def per_turn_seconds(events: list[dict]) -> list[float]:
@@ -98,21 +87,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, nargs="+", default=[10, 50, 200])
     args = parser.parse_args()
-    with (
-        ScriptedServer("anthropic", {"turns": [{"text": "warm-up"}]}) as fake,
-        LocalEngine() as engine,
-    ):
-        engine.deploy(
-            ROOT / "template.yaml",
-            function_env={"AnthropicLlmFunction": {"ANTHROPIC_BASE_URL": fake.url}},
-            secret_values={"ANTHROPIC_API_KEY": "bench"},
-        )
+    with scripted_engine() as (engine, fake):
         measure(engine, fake, 2)  # cold starts out of the figures; deploys the agent
         raise_turn_limit(engine, max(args.turns))
         figures = {str(turns): measure(engine, fake, turns) for turns in args.turns}
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "conversation.json").write_text(json.dumps(figures, indent=2))
+    write_results("conversation", figures)
     print(json.dumps(figures, indent=2))
 
 

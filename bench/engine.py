@@ -6,7 +6,9 @@
 - scripted SQL-agent runs of 10, 20, 100 and 200 turns whose tool turns return ~10 KB each, in one
   warm engine (median seconds, and seconds per turn, which should stay flat);
 - 50 concurrent runs through one endpoint, each answering from its own prompt (all must succeed
-  with their own answer).
+  with their own answer);
+- Step Functions read calls per second while the CLI's follower follows a 20-turn run, with the
+  local and the AWS pacing (bench/follow_calls.py).
 
 Prints a table; writes bench/results/engine.json. Usage: python bench/engine.py [--repeats N]
 """
@@ -22,11 +24,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from follow_calls import follow
+from scripted_engine import ROOT, raise_turn_limit, scripted_engine, write_results
+
 from sfn_agents.engine import LocalEngine
 from sfn_agents.runner import RunResult, run_execution
 from sfn_agents.scripted import ScriptedServer
 
-ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 TEN_KB_QUERY = "SELECT * FROM batting ORDER BY player_id, year LIMIT 195"
 FLOOR = "import boto3, moto.server; boto3.client('s3', region_name='us-east-1')"
@@ -74,7 +78,7 @@ def run(engine: LocalEngine, prompt: str, **extra: Any) -> RunResult:
     return run_execution(
         engine.client("stepfunctions"),
         engine.state_machine_for("sql-agent"),
-        {"prompt": prompt, "provider": "anthropic", "max_total_tokens": 10**9, **extra},
+        {"prompt": prompt, "provider": "anthropic", **extra},
     )
 
 
@@ -115,19 +119,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     processes = whole_process_seconds(args.repeats)
-    with (
-        ScriptedServer("anthropic", {"turns": [{"text": "warm-up"}]}) as fake,
-        LocalEngine() as engine,
-    ):
-        engine.deploy(
-            ROOT / "template.yaml",
-            function_env={"AnthropicLlmFunction": {"ANTHROPIC_BASE_URL": fake.url}},
-            secret_values={"ANTHROPIC_API_KEY": "bench"},
-            only=["sql-agent"],
-        )
+    with scripted_engine(only=["sql-agent"]) as (engine, fake):
         run(engine, "warm-up")  # cold starts out of the figures
+        raise_turn_limit(engine, 200)
         turns = turn_costs(engine, fake, args.repeats)
         concurrent = concurrent_runs(engine, fake, 50)
+        following = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}
 
     floor = statistics.median(processes["floor"])
     figures = {
@@ -136,6 +133,7 @@ def main() -> None:
         "whole_process_all": processes,
         "turns": turns,
         "concurrent": concurrent,
+        "follow_calls": following,
     }
     rows = [
         ("bare Python floor", floor),
@@ -149,14 +147,16 @@ def main() -> None:
     for name, seconds in rows:
         print(f"{name:44} {seconds:8.2f} {seconds / floor:8.2f}")
     print(
+        "Step Functions reads/s while following a 20-turn run: "
+        + ", ".join(f"{p} pacing {f['reads_per_second']}" for p, f in following.items())
+    )
+    print(
         "seconds per turn: "
         + ", ".join(
             f"{n}: {turns[f'{n}_turns']['seconds_per_turn']:.3f}" for n in (10, 20, 100, 200)
         )
     )
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "engine.json").write_text(json.dumps(figures, indent=2))
+    write_results("engine", figures)
 
 
 if __name__ == "__main__":

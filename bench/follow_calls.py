@@ -11,15 +11,15 @@ Usage: python bench/follow_calls.py
 import json
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
+
+from scripted_engine import scripted_engine, write_results
 
 from sfn_agents.engine import LocalEngine
 from sfn_agents.run_events import PollInterval
 from sfn_agents.runner import follow_execution, start_execution
 from sfn_agents.scripted import ScriptedServer
 
-ROOT = Path(__file__).resolve().parents[1]
 QUERY = {"name": "execute_sql_query", "input": {"sql_query": "SELECT * FROM teams"}}
 SCRIPT = {"turns": [*([{"tool_calls": [QUERY]}] * 19), {"text": "done"}]}
 
@@ -51,20 +51,10 @@ def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, 
 
 
 def main() -> None:
-    with (
-        ScriptedServer("anthropic", {"turns": [{"text": "warm-up"}]}) as fake,
-        LocalEngine() as engine,
-    ):
-        engine.deploy(
-            ROOT / "template.yaml",
-            function_env={"AnthropicLlmFunction": {"ANTHROPIC_BASE_URL": fake.url}},
-            secret_values={"ANTHROPIC_API_KEY": "bench"},
-        )
+    with scripted_engine() as (engine, fake):
         follow(engine, fake, "local")  # cold starts out of the figures
         figures = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}
-    out = ROOT / "bench" / "results"
-    out.mkdir(exist_ok=True)
-    (out / "follow_calls.json").write_text(json.dumps(figures, indent=2))
+    write_results("follow_calls", figures)
     print(json.dumps(figures, indent=2))
 
 

@@ -2,11 +2,17 @@
 # local engine (src/sfn_agents/launchers.py) and the environment `sam build` needs.
 # Install steps leave stamp files in .tools/, so they run again only when their inputs change.
 
-GO_DIR    := functions/tools/web-research
+# Its node_modules/.bin has the esbuild `sam build` runs.
 NODE_DIR  := functions/tools/earthquakes
-RUST_DIR  := functions/tools/clustering
-JAVA_DIR  := functions/tools/stock-analyzer
 TOOLS_DIR := .tools
+# Every tool directory, found by its manifest, so a tool `sfn-agents new tool` adds is linted,
+# tested and built like the others.
+GO_TOOLS   := $(patsubst %/go.mod,%,$(wildcard functions/tools/*/go.mod))
+NODE_TOOLS := $(patsubst %/package.json,%,$(wildcard functions/tools/*/package.json))
+RUST_TOOLS := $(patsubst %/Cargo.toml,%,$(wildcard functions/tools/*/Cargo.toml))
+JAVA_TOOLS := $(patsubst %/pom.xml,%,$(wildcard functions/tools/*/pom.xml))
+NPM_STAMPS := $(NODE_TOOLS:functions/tools/%=$(TOOLS_DIR)/npm-%.installed)
+GO_STAMPS  := $(GO_TOOLS:functions/tools/%=$(TOOLS_DIR)/go-%.installed)
 
 # The Lambda runtime is java21, so Maven needs a JDK >= 21 (the machine's default may be 17).
 JAVA21_HOME ?= $(patsubst %/bin/javac,%,$(firstword $(wildcard \
@@ -23,7 +29,7 @@ SAM_BUILD_ENV = JAVA_HOME=$(JAVA21_HOME) \
 .PHONY: tools-install tools-test tools-local-build tools-java21 tools-sam-prereqs
 
 tools-java21:
-	@test -n "$(JAVA21_HOME)" || { echo "$(JAVA_DIR) needs a JDK >= 21: none found in" \
+	@test -n "$(JAVA21_HOME)" || { echo "the Java tools need a JDK >= 21: none found in" \
 	  "/usr/lib/jvm (temurin-2x, java-2x-openjdk); install one or set JAVA21_HOME" >&2; exit 1; }
 
 # cargo-lambda cross-compiles the Rust tool for arm64 with zig (sam build only).
@@ -32,8 +38,8 @@ $(TOOLS_DIR)/cargo-lambda/.installed:
 	$(TOOLS_DIR)/cargo-lambda/bin/pip install --quiet cargo-lambda==1.9.2 ziglang==0.17.1
 	touch $@
 
-$(TOOLS_DIR)/earthquakes-npm.installed: $(NODE_DIR)/package-lock.json
-	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+$(NPM_STAMPS): $(TOOLS_DIR)/npm-%.installed: functions/tools/%/package-lock.json
+	cd functions/tools/$* && npm ci --no-audit --no-fund
 	@mkdir -p $(@D) && touch $@
 
 # AWS's Node runtime interface client, which the engine runs Node functions with. It builds a
@@ -45,33 +51,32 @@ $(TOOLS_DIR)/node-ric/.installed:
 	npm_config_nodedir=/usr npm install --prefix $(@D) --no-audit --no-fund aws-lambda-ric@4.0.2
 	touch $@
 
-$(TOOLS_DIR)/web-research-go.installed: $(GO_DIR)/go.sum
-	cd $(GO_DIR) && go mod download
+$(GO_STAMPS): $(TOOLS_DIR)/go-%.installed: functions/tools/%/go.sum
+	cd functions/tools/$* && go mod download
 	@mkdir -p $(@D) && touch $@
 
 # Maven resolves its dependencies in the first `mvn test`.
-tools-install: tools-java21 \
-  $(TOOLS_DIR)/earthquakes-npm.installed $(TOOLS_DIR)/node-ric/.installed \
-  $(TOOLS_DIR)/web-research-go.installed
+tools-install: tools-java21 $(NPM_STAMPS) $(TOOLS_DIR)/node-ric/.installed $(GO_STAMPS)
 
 tools-test: tools-install
-	@cd $(GO_DIR) && unformatted=$$(gofmt -l .) && test -z "$$unformatted" || \
-	  { echo "gofmt -l: $$unformatted" >&2; exit 1; }
-	cd $(GO_DIR) && $(GO_ENV) go vet ./... && $(GO_ENV) go test ./...
-	cd $(NODE_DIR) && npm test
-	cd $(RUST_DIR) && cargo fmt --check && cargo clippy --all-targets --locked -- -D warnings && \
-	  cargo test --locked
-	cd $(JAVA_DIR) && $(MVN) test $(SUREFIRE_INFO)
+	@for dir in $(GO_TOOLS); do unformatted=$$(gofmt -l $$dir) && test -z "$$unformatted" || \
+	  { echo "gofmt -l: $$unformatted" >&2; exit 1; }; done
+	for dir in $(GO_TOOLS); do (cd $$dir && $(GO_ENV) go vet ./... && $(GO_ENV) go test ./...) || exit 1; done
+	for dir in $(NODE_TOOLS); do (cd $$dir && npm test) || exit 1; done
+	for dir in $(RUST_TOOLS); do (cd $$dir && cargo fmt --check && \
+	  cargo clippy --all-targets --locked -- -D warnings && cargo test --locked) || exit 1; done
+	for dir in $(JAVA_TOOLS); do (cd $$dir && $(MVN) test $(SUREFIRE_INFO)) || exit 1; done
 
 # Host builds, where the engine looks for them (it also builds lazily when sources are newer).
 # The touch marks each artifact newer than its sources, as the engine's own build does.
 tools-local-build: tools-install
-	cd $(GO_DIR) && $(GO_ENV) go build -o .local-build/bootstrap . && touch .local-build/bootstrap
-	cd $(RUST_DIR) && cargo build --locked && touch target/debug/bootstrap
-	cd $(NODE_DIR) && npm run --silent build && touch dist/index.js
-	cd $(JAVA_DIR) && $(MVN) -P local-runtime package -DskipTests && touch target/local-runtime
+	for dir in $(GO_TOOLS); do (cd $$dir && $(GO_ENV) go build -o .local-build/bootstrap . && \
+	  touch .local-build/bootstrap) || exit 1; done
+	for dir in $(RUST_TOOLS); do (cd $$dir && cargo build --locked && touch target/debug/bootstrap) || exit 1; done
+	for dir in $(NODE_TOOLS); do (cd $$dir && npm run --silent build && touch dist/index.js) || exit 1; done
+	for dir in $(JAVA_TOOLS); do (cd $$dir && $(MVN) -P local-runtime package -DskipTests && \
+	  touch target/local-runtime) || exit 1; done
 
 # Only for `sam build`: rustup's servers are not a package registry, so never part of `make test`.
-tools-sam-prereqs: tools-java21 $(TOOLS_DIR)/cargo-lambda/.installed \
-  $(TOOLS_DIR)/earthquakes-npm.installed
+tools-sam-prereqs: tools-java21 $(TOOLS_DIR)/cargo-lambda/.installed $(NPM_STAMPS)
 	rustup target add aarch64-unknown-linux-gnu

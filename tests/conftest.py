@@ -1,9 +1,13 @@
+import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sfn_agents.python_runtime import Handler, load_handler
+from sfn_agents.template import load_yaml
 from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,3 +37,38 @@ def load_function():
         return invoke
 
     return load
+
+
+@pytest.fixture
+def template_copy(tmp_path: Path) -> Callable[[Callable[[dict[str, Any]], None]], Path]:
+    """template_copy(edit) -> a copy of the real template (as CloudFormation reads it) whose
+    Resources ``edit`` changed, beside links to everything it refers to, so it deploys as the
+    original does."""
+
+    def copy(edit: Callable[[dict[str, Any]], None]) -> Path:
+        body = load_yaml(ROOT / "template.yaml")
+        edit(body["Resources"])
+        for entry in ROOT.iterdir():
+            if entry.name not in ("template.yaml", ".aws-sam", ".venv", ".git"):
+                (tmp_path / entry.name).symlink_to(entry)
+        path = tmp_path / "template.yaml"
+        path.write_text(json.dumps(body))  # JSON is YAML
+        return path
+
+    return copy
+
+
+@pytest.fixture
+def template_without_policy(template_copy):
+    """template_without_policy(logical_id, policy) -> a template copy whose resource lacks that
+    one entry of its Policies (which it must have)."""
+
+    def copy(logical_id: str, policy: Any) -> Path:
+        def edit(resources: dict[str, Any]) -> None:
+            props = resources[logical_id]["Properties"]
+            assert policy in props["Policies"], policy
+            props["Policies"] = [p for p in props["Policies"] if p != policy]
+
+        return template_copy(edit)
+
+    return copy

@@ -512,7 +512,7 @@ def add_run(commands: Any) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sfn_agents import listing
+    from sfn_agents import generate, listing
 
     parser = argparse.ArgumentParser(prog="sfn-agents", description=__doc__)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -570,6 +570,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.set_defaults(handler=cmd_worker)
 
     listing.register(commands)
+    generate.register(commands, UsageError)  # generate, new tool, new agent
     ops.register(commands, UsageError)  # runs, show, cost
 
     secrets = commands.add_parser("secrets", help="provider API keys in Secrets Manager")

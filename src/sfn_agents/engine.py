@@ -36,6 +36,7 @@ from werkzeug.serving import make_server
 
 from sfn_agents import (
     jsonata_bridge,
+    local_iam,
     log_capture,
     moto_activities,
     moto_clients,
@@ -122,7 +123,7 @@ class _Server(ThreadedMotoServer):
         )
 
         assert self._socket is not None
-        app = DomainDispatcherApplication(create_backend_app)
+        app = local_iam.guard(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._ip_address,
             self._port,
@@ -187,6 +188,7 @@ class LocalEngine:
         moto_nested_executions.install()
         moto_executions.install()
         moto_clients.install(self.functions)
+        local_iam.install()
         self.functions.install()
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
         server = _Server(self.port)
@@ -199,6 +201,7 @@ class LocalEngine:
         return self
 
     def stop(self) -> None:
+        local_iam.stop_enforcing(self)
         self.functions.stop()
         if self.server is not None:
             self.server.stop()
@@ -268,6 +271,7 @@ class LocalEngine:
         template = Template.load(template_path, overrides)
         self.template = template
         self.resolver = Resolver(template, REGION, ACCOUNT)
+        local_iam.enforce(self)  # the template's roles, checked from now on
         self._function_env = function_env or {}
         self._secret_values = dict(secret_values or {})
         self._graph = {
@@ -523,6 +527,7 @@ class LocalEngine:
         env = {k: str(v) for k, v in self._resolve(props["Environment"]["Variables"]).items()}
         env.update(self._function_env.get("*", {}))
         env.update(self._function_env.get(logical_id, {}))
+        env.update(local_iam.credentials_env(logical_id))  # its role's, as Lambda gives it
         env.update(
             AWS_LAMBDA_FUNCTION_NAME=name,
             AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(props.get("MemorySize", 128)),

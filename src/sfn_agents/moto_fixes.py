@@ -7,12 +7,21 @@ start on any other version, rather than letting a patch miss its target silently
   Arguments (a JSONata $error, an undefined value) as a service exception such as
   DynamoDB.AmazonDynamoDBException. AWS reports the evaluation failure itself
   (States.QueryEvaluationError with its cause), as moto already does for Lambda tasks.
+- Every CreateStateMachine and every StartExecution parsed the definition with ANTLR's Python
+  runtime (0.2-0.4 s of CPU for the agent loop). The parse tree of a definition is kept (a few,
+  by text) and only moto's preprocessor runs again, so each execution still gets its own fresh
+  components; a definition with syntax errors is parsed, and refused, every time.
 """
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
+from antlr4 import CommonTokenStream, InputStream, ParserRuleContext
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLLexer import ASLLexer
+from moto.stepfunctions.parser.asl.antlr.runtime.ASLParser import ASLParser
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
     FailureEvent,
     FailureEventException,
@@ -21,6 +30,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_aws_sdk,
     state_task_service_dynamodb,
 )
+from moto.stepfunctions.parser.asl.parse import asl_parser
 
 MOTO_VERSION = "5.2.5"
 """The moto release the engine's patches were written for and tested on."""
@@ -55,7 +65,39 @@ def _keep_evaluation_failures(original: Callable[..., FailureEvent]) -> Callable
     return _from_error
 
 
+KEPT_PARSE_TREES = 32
+_trees: OrderedDict[str, ParserRuleContext] = OrderedDict()
+_trees_lock = threading.Lock()
+
+
+def _parse_tree(definition: str) -> ParserRuleContext:
+    with _trees_lock:
+        tree = _trees.get(definition)
+        if tree is not None:
+            _trees.move_to_end(definition)
+            return tree
+    listener = asl_parser.SyntaxErrorListener()
+    parser = ASLParser(CommonTokenStream(ASLLexer(InputStream(definition))))
+    parser.removeErrorListeners()
+    parser.addErrorListener(listener)
+    tree = parser.state_machine()
+    if listener.errors:
+        raise asl_parser.ASLParserException(errors=listener.errors)
+    with _trees_lock:
+        _trees[definition] = tree
+        while len(_trees) > KEPT_PARSE_TREES:
+            _trees.popitem(last=False)
+    return tree
+
+
+def _parse(definition: str) -> tuple[Any, ParserRuleContext]:
+    """moto's AmazonStateLanguageParser.parse, with the parse tree cached."""
+    tree = _parse_tree(definition)
+    return asl_parser.Preprocessor().visit(tree), tree
+
+
 def install() -> None:
+    asl_parser.AmazonStateLanguageParser.parse = staticmethod(_parse)  # type: ignore[method-assign]
     for task in _SERVICE_TASKS:
         if not getattr(task._from_error, "patched", False):
             task._from_error = _keep_evaluation_failures(task._from_error)  # type: ignore[method-assign]

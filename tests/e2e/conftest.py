@@ -84,11 +84,27 @@ USGS_RESPONSE = {
 }
 
 
+# 200 events with 5,000-character place names: the tool's answer is over 1 MB.
+USGS_BIG_START = "1900-01-01"
+USGS_BIG_RESPONSE = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "properties": {"mag": 5.0, "place": f"{i} ".ljust(5_000, "x"), "time": 1704093010000},
+            "geometry": {"type": "Point", "coordinates": [137.27, 37.49, 10.0]},
+        }
+        for i in range(200)
+    ],
+}
+
+
 class _UsgsFake(BaseHTTPRequestHandler):
-    """The USGS event API's answer to any query (the tool's own tests check its query string)."""
+    """The USGS event API's answer to any query (the tool's own tests check its query string);
+    a query starting on USGS_BIG_START gets USGS_BIG_RESPONSE."""
 
     def do_GET(self) -> None:
-        body = json.dumps(USGS_RESPONSE).encode()
+        big = f"starttime={USGS_BIG_START}" in self.path
+        body = json.dumps(USGS_BIG_RESPONSE if big else USGS_RESPONSE).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -97,6 +113,12 @@ class _UsgsFake(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+
+@pytest.fixture(scope="session")
+def usgs_big_query() -> dict[str, Any]:
+    """query_earthquakes input the USGS fake answers with USGS_BIG_RESPONSE."""
+    return {"start_date": USGS_BIG_START, "end_date": "1900-01-31", "limit": 200}
 
 
 @pytest.fixture(scope="session")

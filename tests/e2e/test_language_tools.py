@@ -14,18 +14,18 @@ PRICES = ROOT / "functions" / "tools" / "stock-analyzer" / "testdata" / "prices.
 
 @pytest.fixture(scope="module")
 def seeded(engine):
-    """The example objects the events name, in the engine's S3."""
+    """The example objects the events name, in the artifact bucket, which the tools' roles may
+    read (the engine enforces their grants)."""
+    engine.ensure(["ArtifactBucket"])
+    bucket = engine.resolver.refs["ArtifactBucket"]
     s3 = engine.client("s3")
-    s3.create_bucket(Bucket="sfn-agents-examples")
+    s3.put_object(Bucket=bucket, Key="tools/clustering/series.json", Body=SERIES.read_bytes())
     s3.put_object(
-        Bucket="sfn-agents-examples", Key="tools/clustering/series.json", Body=SERIES.read_bytes()
-    )
-    s3.put_object(
-        Bucket="sfn-agents-examples",
+        Bucket=bucket,
         Key="tools/stock-analyzer/prices.csv",
         Body=PRICES.read_bytes(),
     )
-    return "sfn-agents-examples"
+    return bucket
 
 
 def invoke(engine, function: str, event_name: str) -> tuple[dict, bool]:

@@ -194,3 +194,29 @@ def test_a_200_turn_run_stays_inside_its_input_budget(
     assert max(len(json.dumps(r)) for r in requests) < 30_000 * 4  # the fake's chars per token
     assert len(run.messages) == 400  # the full history is kept
     assert len(run.tool_results()[0]["content"]) > 14_000
+
+
+def test_a_failed_run_releases_its_session(run_agent, sessions):
+    # the script has one turn: the strict fake refuses the second, so the run fails
+    failing = {"turns": [{"tool_calls": [big_value_query(10)]}]}
+    failed = run_agent(failing, prompt="one", session_id="s-crashed")
+    assert failed.result.status == "FAILED" and failed.result.error == "LlmFatalError"
+    assert "active_execution" not in sessions.get("s-crashed")
+
+    again = run_agent(ECHO, prompt="two", session_id="s-crashed")
+    assert again.result.status == "SUCCEEDED", again.result.cause
+
+
+def test_a_session_stores_the_user_id_only_when_given(run_agent, sessions):
+    assert run_agent(ECHO, session_id="s-anonymous").result.status == "SUCCEEDED"
+    assert "user_id" not in sessions.get("s-anonymous")
+    claimed = run_agent(ECHO, session_id="s-anonymous", user_id="alice")
+    assert "belongs to another user" in claimed.result.cause
+
+    assert run_agent(ECHO, session_id="s-alice", user_id="alice").result.status == "SUCCEEDED"
+    assert sessions.get("s-alice")["user_id"] == "alice"
+    anonymous = run_agent(ECHO, session_id="s-alice")
+    assert anonymous.result.error == "SessionRefused"
+    assert "belongs to another user" in anonymous.result.cause
+    follow_up = {"turns": ECHO["turns"] * 2}  # the session's second model turn
+    assert run_agent(follow_up, session_id="s-alice", user_id="alice").result.status == "SUCCEEDED"

@@ -75,6 +75,32 @@ def test_an_endpoint_that_ignores_paging_still_yields_each_event_once(sfn):
     assert [e["id"] for e in reader.read()] == [3, 4]
 
 
+def test_the_first_page_is_sized_to_what_arrives_between_polls(sfn):
+    client, stubber = sfn
+    reader = HistoryReader(client, ARN)  # pages of up to 100
+    ask = {"executionArn": ARN, "reverseOrder": True, "includeExecutionData": True}
+    stubber.add_response(
+        "get_execution_history",
+        {"events": [event(3), event(2), event(1)]},
+        ask | {"maxResults": 100},
+    )
+    assert [e["id"] for e in reader.read()] == [1, 2, 3]
+    # 3 events came: the next poll asks for 10 (at least MIN_PAGE_SIZE), then the rest in 100s
+    newest = [event(i) for i in range(20, 10, -1)]
+    stubber.add_response(
+        "get_execution_history", {"events": newest, "nextToken": "t1"}, ask | {"maxResults": 10}
+    )
+    older = [event(i) for i in range(10, 0, -1)]
+    stubber.add_response(
+        "get_execution_history",
+        {"events": older},
+        ask | {"maxResults": 100, "nextToken": "t1"},
+    )
+    assert [e["id"] for e in reader.read()] == list(range(4, 21))
+    stubber.add_response("get_execution_history", {"events": [event(20)]}, ask | {"maxResults": 34})
+    assert reader.read() == []
+
+
 def exited(event_id: int, state: str, output: dict) -> dict:
     return event(
         event_id,

@@ -140,6 +140,21 @@ def test_anthropic_refuses_a_whitespace_only_prompt(servers, text):
 
 
 @pytest.mark.parametrize("text", [" ", "\n\t "])
+def test_openai_refuses_a_whitespace_only_prompt(servers, text):
+    with pytest.raises(openai.BadRequestError) as raised:
+        gpt(servers["openai"], "gpt-5-mini", text)
+    assert raised.value.code == "invalid_value"
+    assert "must contain non-whitespace text" in raised.value.message
+
+    sdk = openai.OpenAI(api_key="test-key", base_url=f"{servers['openai'].url}/v1", max_retries=0)
+    with pytest.raises(openai.BadRequestError):  # the same as a text part
+        sdk.chat.completions.create(
+            model="gpt-5-mini",
+            messages=[{"role": "user", "content": [{"type": "text", "text": text}]}],
+        )
+
+
+@pytest.mark.parametrize("text", [" ", "\n\t "])
 def test_gemini_refuses_a_whitespace_only_prompt(servers, text):
     with pytest.raises(genai_errors.ClientError) as raised:
         gemini(servers["gemini"], "gemini-2.5-flash", text)

@@ -68,25 +68,30 @@ def fit(system: str, tools: list[Any], messages: list[Message], budget: int) -> 
         return messages
     trimmed: list[dict[str, Any]] = [dict(m, content=list(m["content"])) for m in messages]
     newest_user = len(trimmed) - 1
+    total = sum(sizes)  # kept up to date as results are cleared (summing each step grows as n²)
     for index in range(newest_user):
         content = trimmed[index]["content"]
         for position, block in enumerate(content):
             text = block.get("content") if block["type"] == "tool_result" else None
             if isinstance(text, str) and len(text) > _KEEP_RESULT_CHARS:
                 content[position] = {**block, "content": CLEARED_NOTE.format(chars=len(text))}
-        sizes[index] = len(json.dumps(trimmed[index])) + 2
-        if sum(sizes) <= limit and (index + 1) % TRIM_STEP == 0:
+        size = len(json.dumps(trimmed[index])) + 2
+        total += size - sizes[index]
+        sizes[index] = size
+        if total <= limit and (index + 1) % TRIM_STEP == 0:
             return trimmed  # type: ignore[return-value]
-    if sum(sizes) <= limit:
+    if total <= limit:
         return trimmed  # type: ignore[return-value]
     # Drop (assistant, user) pairs after the first message; keep the newest exchange.
     first, rest, rest_sizes = trimmed[0], trimmed[1:], sizes[1:]
     dropped = 0
     note_size = len(OMITTED_NOTE) + 40
-    while len(rest) > 2 and (sizes[0] + note_size + sum(rest_sizes) > limit or dropped % TRIM_STEP):
-        rest, rest_sizes = rest[2:], rest_sizes[2:]
+    kept = sum(rest_sizes)
+    while len(rest) - dropped > 2 and (sizes[0] + note_size + kept > limit or dropped % TRIM_STEP):
+        kept -= rest_sizes[dropped] + rest_sizes[dropped + 1]
         dropped += 2
-    if sizes[0] + note_size + sum(rest_sizes) > limit:
+    rest = rest[dropped:]
+    if sizes[0] + note_size + kept > limit:
         raise LlmFatalError(
             f"the request does not fit max_input_tokens={budget} even after clearing old tool "
             "results and dropping old turns: raise the limit or make tool results smaller"

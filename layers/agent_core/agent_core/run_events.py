@@ -7,6 +7,9 @@ link to this file.
 - :class:`HistoryReader` reads only the events a run added since the last read: newest first
   (``reverseOrder``) back to the last event it saw, so a poll costs one ``GetExecutionHistory``
   call while fewer than a page of events arrived (the API refills 20 calls/s for a whole account).
+  Its first page is sized to what the last read brought (twice that, at least MIN_PAGE_SIZE), not
+  always PAGE_SIZE: a page of events with their data is ~5 KB an event to send and parse, and a
+  run adds a few events between polls.
 - :class:`StepTranslator` turns history events into steps (``kind``: ``model_turn``, ``text``,
   ``tool_call``, ``tool_result``, ``waiting``, ``error``, ``finished``), each carrying the id of
   the event it came from as its ``cursor``. Each call's result is one step, however many states
@@ -25,6 +28,7 @@ Event = dict[str, Any]
 Step = dict[str, Any]
 
 PAGE_SIZE = 100
+MIN_PAGE_SIZE = 10
 TERMINAL_EVENTS = {
     "ExecutionSucceeded": "SUCCEEDED",
     "ExecutionFailed": "FAILED",
@@ -44,12 +48,13 @@ class HistoryReader:
         self.after = after
         self.page_size = page_size
         self.calls = 0
+        self._first_page = page_size  # the whole page until a read shows how many events come
 
     def read(self) -> list[Event]:
         arguments: dict[str, Any] = {
             "executionArn": self.execution_arn,
             "reverseOrder": True,
-            "maxResults": self.page_size,
+            "maxResults": self._first_page,
             "includeExecutionData": True,
         }
         new: dict[int, Event] = {}
@@ -61,8 +66,9 @@ class HistoryReader:
             # Newest first: a page reaching back to an event already seen ends the read.
             if not page.get("nextToken") or (ids and min(ids) <= self.after):
                 break
-            arguments["nextToken"] = page["nextToken"]
+            arguments.update(nextToken=page["nextToken"], maxResults=self.page_size)
         events = [new[event_id] for event_id in sorted(new)]
+        self._first_page = min(self.page_size, max(MIN_PAGE_SIZE, 2 * len(events)))
         if events:
             self.after = events[-1]["id"]
         return events

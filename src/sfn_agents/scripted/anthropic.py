@@ -66,16 +66,17 @@ class AnthropicMessages(TurnProtocol[dict[str, Any]]):
         one of the CACHE_LOOKBACK blocks before it is read; the marked prefix is written."""
         total = estimate_tokens(body_chars)
         positions = block_positions(request)
+        prefixes = _Prefixes(request)
         read = written = 0
         with self._cache_lock:
             for point in cache_points(request):
                 at = positions.index(point)
                 for earlier in reversed(positions[max(0, at - CACHE_LOOKBACK) : at + 1]):
-                    prefix = prefix_text(request, earlier)
+                    prefix = prefixes.text(earlier)
                     if _digest(prefix) in self._cached:
                         read = max(read, estimate_tokens(len(prefix)))
                         break
-                marked = prefix_text(request, point)
+                marked = prefixes.text(point)
                 if _digest(marked) not in self._cached:
                     self._cached.add(_digest(marked))
                     written = max(written, estimate_tokens(len(marked)))
@@ -235,30 +236,43 @@ def _at(request: dict[str, Any], point: tuple[str, ...]) -> dict[str, Any]:
     return block
 
 
-def prefix_text(request: dict[str, Any], point: tuple[str, ...]) -> str:
-    """The request's content up to and including the block at ``point``, in prefix order, as
-    text: what the API's cache keys on (without the markers themselves)."""
+def _clean(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _clean(v) for k, v in node.items() if k != "cache_control"}
+    if isinstance(node, list):
+        return [_clean(v) for v in node]
+    return node
 
-    def clean(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: clean(v) for k, v in node.items() if k != "cache_control"}
-        if isinstance(node, list):
-            return [clean(v) for v in node]
-        return node
 
-    tools = request.get("tools") or []
-    system = request.get("system")
-    system = system if isinstance(system, list) else [{"text": system or ""}]
-    messages = request["messages"]
-    if point[0] == "tools":
-        parts: list[Any] = [tools[: int(point[1]) + 1]]
-    elif point[0] == "system":
-        parts = [tools, system[: int(point[1]) + 1]]
-    else:
+def _list(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"  # as json.dumps writes a list
+
+
+class _Prefixes:
+    """The prefix texts of one request (its content up to and including a block, in prefix
+    order, without the markers: what the API's cache keys on), each block serialized once. A
+    request has up to four markers, each checked at CACHE_LOOKBACK blocks: serializing every
+    prefix anew cost more than the rest of a turn."""
+
+    def __init__(self, request: dict[str, Any]) -> None:
+        self.request = request
+        system = request.get("system")
+        system = system if isinstance(system, list) else [{"text": system or ""}]
+        self.tools = [json.dumps(_clean(t)) for t in request.get("tools") or []]
+        self.system = [json.dumps(_clean(b)) for b in system]
+        self.messages: list[str] = []
+
+    def text(self, point: tuple[str, ...]) -> str:
+        if point[0] == "tools":
+            return _list([_list(self.tools[: int(point[1]) + 1])])
+        if point[0] == "system":
+            return _list([_list(self.tools), _list(self.system[: int(point[1]) + 1])])
         i, j = int(point[1]), int(point[2])
-        last = {**messages[i], "content": _blocks(messages[i])[: j + 1]}
-        parts = [tools, system, [*messages[:i], last]]
-    return json.dumps(clean(parts))
+        messages = self.request["messages"]
+        while len(self.messages) < i:
+            self.messages.append(json.dumps(_clean(messages[len(self.messages)])))
+        last = json.dumps(_clean({**messages[i], "content": _blocks(messages[i])[: j + 1]}))
+        return _list([_list(self.tools), _list(self.system), _list([*self.messages[:i], last])])
 
 
 def _check_system(system: Any) -> None:

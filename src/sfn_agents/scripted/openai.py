@@ -507,6 +507,7 @@ def _check_content(where: str, role: str, message: dict[str, Any]) -> None:
     if content is None and role == "assistant":
         return
     if isinstance(content, str):
+        _check_prompt_text(where, role, content)
         return
     if not isinstance(content, list):
         raise InvalidRequest(
@@ -537,6 +538,18 @@ def _check_content(where: str, role: str, message: dict[str, Any]) -> None:
             _missing(f"{at}.{field}")
         if field in ("text", "refusal"):
             _check_type(f"{at}.{field}", part[field], str)
+        if kind == "text":
+            _check_prompt_text(at, role, part["text"])
+
+
+def _check_prompt_text(where: str, role: str, text: str) -> None:
+    """A user prompt of only whitespace is refused (the wording is the fake's own)."""
+    if role == "user" and not text.strip():
+        raise InvalidRequest(
+            f"Invalid '{where}': a user message must contain non-whitespace text.",
+            where,
+            "invalid_value",
+        )
 
 
 def _check_tool_calls(where: str, calls: Any) -> None:

@@ -4,8 +4,9 @@
 //! "min_cluster_size"?: int, "features"?: "znorm" | "raw"}}`.
 //! Result: `{"type": "tool_result", "tool_use_id", "name", "content" (JSON text), "is_error"}`.
 //!
-//! Every expected failure (bad input, missing object, malformed data) is an error tool_result;
-//! the handler never returns `Err` for them.
+//! Every expected failure (bad input, missing object, malformed data) is an error tool_result.
+//! An event that is not a tool call cannot be answered with one: `handle` returns
+//! `Err(MalformedToolEvent)`, which the function reports as that errorType (docs/contract.md).
 
 pub mod cluster;
 
@@ -25,6 +26,41 @@ pub struct Request {
     pub key: String,
     pub min_cluster_size: Option<u64>,
     pub features: Features,
+}
+
+/// The contract's error for an event that is not a tool call, with what is wrong with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MalformedToolEvent(pub String);
+
+impl std::fmt::Display for MalformedToolEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for MalformedToolEvent {}
+
+/// `Ok` when `event` is a tool call: an object with non-empty string `id` and `name`, and an
+/// `input` object if it has one.
+pub fn check_event(event: &Value) -> Result<(), MalformedToolEvent> {
+    let malformed = |reason: String| Err(MalformedToolEvent(reason));
+    let Some(fields) = event.as_object() else {
+        return malformed("tool event must be a JSON object with name, id and input".into());
+    };
+    let missing: Vec<&str> = ["id", "name"]
+        .into_iter()
+        .filter(|key| !matches!(fields.get(*key), Some(Value::String(s)) if !s.is_empty()))
+        .collect();
+    if !missing.is_empty() {
+        return malformed(format!(
+            "tool event lacks string field(s): {}",
+            missing.join(", ")
+        ));
+    }
+    match fields.get("input") {
+        None | Some(Value::Object(_)) => Ok(()),
+        Some(_) => malformed("tool event field 'input' must be a JSON object".into()),
+    }
 }
 
 /// Why fetching the object failed.
@@ -65,7 +101,7 @@ fn required_string(input: &Value, field: &str) -> Result<String, String> {
     }
 }
 
-/// Validate the event. `Err` carries the finished error tool_result.
+/// Validate a tool call (see `check_event`). `Err` carries the finished error tool_result.
 pub fn parse_request(event: &Value) -> Result<Request, Value> {
     let tool_use_id = event
         .get("id")
@@ -81,9 +117,10 @@ pub fn parse_request(event: &Value) -> Result<Request, Value> {
         ));
     }
     let err = |m: String| error_result(&tool_use_id, TOOL_NAME, m);
+    let no_input = Value::Object(Default::default());
     let input = match event.get("input") {
         Some(v @ Value::Object(_)) => v,
-        None | Some(Value::Null) => return Err(err("missing 'input' object".into())),
+        None => &no_input,
         Some(_) => return Err(err("'input' must be an object".into())),
     };
     let bucket = required_string(input, "bucket").map_err(err)?;
@@ -135,16 +172,17 @@ pub fn run_on_bytes(req: &Request, bytes: &[u8]) -> Value {
 }
 
 /// The whole tool, with the S3 read injected so it can be tested without AWS.
-pub async fn handle<F, Fut>(event: &Value, fetch: F) -> Value
+pub async fn handle<F, Fut>(event: &Value, fetch: F) -> Result<Value, MalformedToolEvent>
 where
     F: FnOnce(String, String) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, FetchError>>,
 {
+    check_event(event)?;
     let req = match parse_request(event) {
         Ok(r) => r,
-        Err(result) => return result,
+        Err(result) => return Ok(result),
     };
-    match fetch(req.bucket.clone(), req.key.clone()).await {
+    Ok(match fetch(req.bucket.clone(), req.key.clone()).await {
         Ok(bytes) => run_on_bytes(&req, &bytes),
         Err(e) => {
             let where_ = format!("s3://{}/{}", req.bucket, req.key);
@@ -157,5 +195,5 @@ where
             };
             error_result(&req.tool_use_id, TOOL_NAME, msg)
         }
-    }
+    })
 }

@@ -5,7 +5,7 @@ use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_smithy_http_client::tls;
 use clustering::{handle, FetchError, MAX_OBJECT_BYTES};
-use lambda_runtime::{service_fn, Error, LambdaEvent};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 
 async fn s3_client() -> aws_sdk_s3::Client {
@@ -92,8 +92,13 @@ async fn run() -> Result<(), Error> {
     let client = s3_client().await;
     let client = &client;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let result = handle(&event.payload, |b, k| fetch(client, b, k)).await;
-        Ok::<Value, Error>(result)
+        // Not a tool call: the function fails with the contract's errorType and the reason.
+        handle(&event.payload, |b, k| fetch(client, b, k))
+            .await
+            .map_err(|malformed| Diagnostic {
+                error_type: "MalformedToolEvent".into(),
+                error_message: malformed.0,
+            })
     }))
     .await
 }

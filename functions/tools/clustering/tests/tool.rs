@@ -1,18 +1,29 @@
 //! Tests of the tool without AWS: the S3 read is replaced by an in-memory fetch.
 
 use clustering::cluster::{self, Features, Series};
-use clustering::{handle, parse_request, FetchError, TOOL_NAME};
+use clustering::{handle, parse_request, FetchError, MalformedToolEvent, TOOL_NAME};
 use serde_json::{json, Value};
 
 fn event(input: Value) -> Value {
     json!({"name": TOOL_NAME, "id": "toolu_test", "input": input})
 }
 
-fn run(event: &Value, object: Result<Vec<u8>, FetchError>) -> Value {
+fn answer(event: &Value, object: Result<Vec<u8>, FetchError>) -> Result<Value, MalformedToolEvent> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     rt.block_on(handle(event, move |_b, _k| async move { object }))
+}
+
+fn run(event: &Value, object: Result<Vec<u8>, FetchError>) -> Value {
+    answer(event, object).expect("a tool call gets a tool_result")
+}
+
+fn assert_malformed(event: Value, reason: &str) {
+    match answer(&event, Ok(vec![])) {
+        Err(MalformedToolEvent(message)) => assert_eq!(message, reason, "{event}"),
+        Ok(result) => panic!("{event} is not a tool call, yet got {result}"),
+    }
 }
 
 fn run_ok(input: Value, body: &str) -> Value {
@@ -175,10 +186,32 @@ fn unknown_tool_name() {
 }
 
 #[test]
-fn missing_name_and_id_still_give_a_result() {
-    let r = run(&json!({}), Ok(vec![]));
-    assert_error(&r, "unknown tool");
-    assert_eq!(r["tool_use_id"], "");
+fn events_that_are_not_tool_calls_are_malformed_tool_events() {
+    let not_object = "tool event must be a JSON object with name, id and input";
+    for event in [json!(null), json!([]), json!("x"), json!(7)] {
+        assert_malformed(event, not_object);
+    }
+    assert_malformed(json!({}), "tool event lacks string field(s): id, name");
+    assert_malformed(
+        json!({"id": "", "name": TOOL_NAME}),
+        "tool event lacks string field(s): id",
+    );
+    assert_malformed(
+        json!({"id": "t", "name": 7, "input": {}}),
+        "tool event lacks string field(s): name",
+    );
+    for input in [json!("x"), json!(null), json!([1])] {
+        assert_malformed(
+            json!({"id": "t", "name": TOOL_NAME, "input": input}),
+            "tool event field 'input' must be a JSON object",
+        );
+    }
+}
+
+#[test]
+fn a_call_without_input_asks_for_its_fields() {
+    let r = run(&json!({"id": "t", "name": TOOL_NAME}), Ok(vec![]));
+    assert_error(&r, "missing required field 'bucket'");
 }
 
 #[test]
@@ -217,11 +250,6 @@ fn wrong_typed_fields() {
         &run_ok(json!({"bucket": "b", "key": "k", "features": "fft"}), "{}"),
         "features",
     );
-    let r = run(
-        &json!({"name": TOOL_NAME, "id": "t", "input": "x"}),
-        Ok(vec![]),
-    );
-    assert_error(&r, "'input' must be an object");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 // The query_earthquakes tool: earthquakes from the USGS FDSN event web service.
 // Pure domain logic; src/index.ts is the Lambda handler.
+import { bound, type ContentRef, type ObjectStore } from "./large-results";
 
 export const TOOL_NAME = "query_earthquakes";
 export const DEFAULT_BASE_URL = "https://earthquake.usgs.gov";
@@ -22,11 +23,15 @@ export interface ToolResult {
   name: string;
   content: string;
   is_error: boolean;
+  content_ref?: ContentRef;
 }
 
 export interface Options {
   baseUrl?: string;
   timeoutMs?: number;
+  /** Where content over large-results' INLINE_LIMIT is stored (default: ARTIFACT_BUCKET). */
+  artifactBucket?: string;
+  store?: ObjectStore;
 }
 
 export interface Query {
@@ -81,10 +86,21 @@ function result(id: string, name: string, content: string, isError: boolean): To
   return { type: "tool_result", tool_use_id: id, name, content, is_error: isError };
 }
 
-/** Answers one tool event. Never throws: every failure is an error tool_result. */
+/** Answers one tool event with a result whose content fits any turn (see large-results). Throws
+ * MalformedToolEvent for an event that is not a tool call, and nothing else. */
 export async function handleEvent(event: unknown, options: Options = {}): Promise<ToolResult> {
   checkEvent(event);
-  const ev: ToolEvent = event;
+  const answer = await answerCall(event, options);
+  try {
+    return await bound(answer, options.artifactBucket, options.store);
+  } catch (err) {
+    const why = err instanceof Error ? err.name : String(err);
+    const stored = `the result (${answer.content.length} characters) could not be stored in the artifact bucket (${why})`;
+    return result(answer.tool_use_id, answer.name, stored, true);
+  }
+}
+
+async function answerCall(ev: ToolEvent, options: Options): Promise<ToolResult> {
   const id = ev.id as string;
   const name = ev.name as string;
   if (ev.name !== TOOL_NAME) {

@@ -7,4 +7,5 @@ export const handler = async (event: unknown, _context?: Context): Promise<ToolR
   handleEvent(event, {
     baseUrl: process.env.USGS_BASE_URL,
     timeoutMs: Number(process.env.USGS_TIMEOUT_MS) || undefined,
+    artifactBucket: process.env.ARTIFACT_BUCKET || undefined,
   });

@@ -13,7 +13,8 @@ import java.util.Set;
 /**
  * The tool {@code analyze_stock_prices}: validates a tool call, reads the CSV through an injected
  * {@link ObjectSource} and computes the statistics. Never throws for expected failures: every
- * problem becomes a tool_result with {@code is_error: true}.
+ * problem becomes a tool_result with {@code is_error: true}. Only an event that is not a tool call
+ * throws ({@link MalformedToolEvent}).
  */
 public final class StockAnalyzer {
     public static final String TOOL_NAME = "analyze_stock_prices";
@@ -65,25 +66,24 @@ public final class StockAnalyzer {
         return toolResult(toolUseId, name, "Error: " + message, true);
     }
 
-    /** Handles one tool call event {@code {"name", "id", "input"}}. */
+    /**
+     * Handles one tool call event {@code {"name", "id", "input"}}.
+     *
+     * @throws MalformedToolEvent if the event is not a tool call
+     */
     public ObjectNode handle(JsonNode event) {
-        String id = event != null && event.path("id").isTextual() ? event.path("id").asText() : "";
-        String name = event != null && event.path("name").isTextual() ? event.path("name").asText() : "";
+        MalformedToolEvent.check(event);
+        String id = event.get("id").asText();
+        String name = event.get("name").asText();
         if (!TOOL_NAME.equals(name)) {
             return error(id, name, "unknown tool '" + name + "': this function implements '" + TOOL_NAME + "'");
         }
+        JsonNode input = event.has("input") ? event.get("input") : MAPPER.createObjectNode();
         String bucket;
         String key;
         List<Integer> windows;
         String symbol;
         try {
-            JsonNode input = event.get("input");
-            if (input == null || input.isNull()) {
-                throw new ToolInputException("missing 'input' object");
-            }
-            if (!input.isObject()) {
-                throw new ToolInputException("'input' must be an object");
-            }
             bucket = requiredString(input, "bucket");
             key = requiredString(input, "key");
             windows = windows(input.get("windows"));

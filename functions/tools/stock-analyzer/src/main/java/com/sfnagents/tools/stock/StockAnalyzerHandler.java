@@ -2,6 +2,7 @@ package com.sfnagents.tools.stock;
 
 import com.amazonaws.services.lambda.runtime.Context;
 import com.amazonaws.services.lambda.runtime.RequestStreamHandler;
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.io.IOException;
@@ -40,20 +41,16 @@ public final class StockAnalyzerHandler implements RequestStreamHandler {
         this.analyzer = analyzer;
     }
 
+    /** Writes one tool_result; an event that is not a tool call fails with {@link MalformedToolEvent}. */
     @Override
     public void handleRequest(InputStream input, OutputStream output, Context context) throws IOException {
-        ObjectNode result;
         JsonNode event;
         try {
             event = StockAnalyzer.MAPPER.readTree(input);
-        } catch (IOException e) {
-            event = null;
+        } catch (JsonProcessingException e) {
+            throw new MalformedToolEvent("tool event is not JSON: " + e.getOriginalMessage());
         }
-        if (event == null || !event.isObject()) {
-            result = StockAnalyzer.toolResult("", "", "Error: the event is not a JSON object", true);
-        } else {
-            result = analyzer.handle(event);
-        }
+        ObjectNode result = analyzer.handle(event);
         output.write(StockAnalyzer.MAPPER.writeValueAsBytes(result));
         output.flush();
     }

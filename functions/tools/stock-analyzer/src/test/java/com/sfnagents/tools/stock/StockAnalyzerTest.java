@@ -2,6 +2,7 @@ package com.sfnagents.tools.stock;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -109,9 +110,9 @@ class StockAnalyzerTest {
         assertEquals("t9", r.get("tool_use_id").asText());
         assertFalse(r.get("is_error").asBoolean());
 
-        out.reset();
-        h.handleRequest(new ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)), out, null);
-        assertTrue(M.readTree(out.toByteArray()).get("is_error").asBoolean());
+        MalformedToolEvent e = assertThrows(MalformedToolEvent.class, () -> h.handleRequest(
+                new ByteArrayInputStream("not json".getBytes(StandardCharsets.UTF_8)), out, null));
+        assertTrue(e.getMessage().startsWith("tool event is not JSON"), e.getMessage());
     }
 
     // ---- bad input -> error tool_results ----
@@ -123,7 +124,27 @@ class StockAnalyzerTest {
         assertError(r, "unknown tool 'rm_rf'");
         assertEquals("toolu_2", r.get("tool_use_id").asText());
         assertEquals("rm_rf", r.get("name").asText());
-        assertError(new StockAnalyzer((b, k) -> MULTI).handle(M.readTree("{}")), "unknown tool");
+    }
+
+    @Test
+    void eventsThatAreNotToolCallsAreMalformedToolEvents() throws Exception {
+        assertMalformed("null", "tool event must be a JSON object with name, id and input");
+        assertMalformed("[1]", "tool event must be a JSON object with name, id and input");
+        assertMalformed("{}", "tool event lacks string field(s): id, name");
+        assertMalformed("{\"id\": \"\", \"name\": \"analyze_stock_prices\"}", "tool event lacks string field(s): id");
+        assertMalformed("{\"id\": \"t\", \"name\": 7}", "tool event lacks string field(s): name");
+        for (String input : new String[] {"null", "[1]", "\"x\""}) {
+            assertMalformed("{\"id\": \"t\", \"name\": \"analyze_stock_prices\", \"input\": " + input + "}",
+                    "tool event field 'input' must be a JSON object");
+        }
+        assertError(new StockAnalyzer((b, k) -> MULTI).handle(M.readTree("{\"id\": \"t\", \"name\": \"analyze_stock_prices\"}")),
+                "missing required field 'bucket'");
+    }
+
+    private static void assertMalformed(String event, String reason) throws Exception {
+        JsonNode parsed = M.readTree(event);
+        MalformedToolEvent e = assertThrows(MalformedToolEvent.class, () -> new StockAnalyzer((b, k) -> MULTI).handle(parsed));
+        assertEquals(reason, e.getMessage());
     }
 
     @Test
@@ -138,8 +159,6 @@ class StockAnalyzerTest {
         assertError(run("{\"bucket\": \"b\", \"key\": \"k\", \"windows\": [0]}", MULTI), "window");
         assertError(run("{\"bucket\": \"b\", \"key\": \"k\", \"windows\": [2.5]}", MULTI), "window");
         assertError(run("{\"bucket\": \"b\", \"key\": \"k\", \"symbol\": 3}", MULTI), "'symbol'");
-        assertError(run("null", MULTI), "missing 'input'");
-        assertError(run("[1]", MULTI), "'input' must be an object");
     }
 
     @Test

@@ -1,0 +1,14 @@
+"""Lambda handler of tool {{ cookiecutter.name }}: parse the tool call, delegate, return the result."""
+
+from typing import Any
+
+from agent_core.observability import logger, tracer
+from agent_core.tools import dispatch
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from {{ cookiecutter.name }} import {{ cookiecutter.name }}
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return dispatch(event, {"{{ cookiecutter.name }}": {{ cookiecutter.name }}})
