@@ -56,8 +56,8 @@ def test_a_1_mb_typescript_result_is_kept_in_s3_and_previewed(
 
 
 def test_a_1_mb_python_result_is_previewed_with_its_s3_reference(tmp_path):
-    """The SQL tool's schema of a database whose sample rows hold ~1 MB (12 tables × 3 × 30,000), in a run of its own
-    (the shared engine's SQL tool is bound to the bundled database)."""
+    """The SQL tool's schema of a database whose sample rows hold ~1 MB (12 tables of 3 rows of
+    30,000 characters), in a run of its own (the shared engine's SQL tool uses the bundled one)."""
     database = tmp_path / "wide.db"
     with sqlite3.connect(database) as db:  # SQLite's values are capped at 100,000 bytes
         for table in range(12):
