@@ -74,11 +74,19 @@ def test_a_failed_sub_agent_names_the_child_error():
     assert seen.endswith("(States.TaskFailed): the sub-agent failed with States.Timeout")
 
 
-@pytest.mark.parametrize("cause", ["Task timed out after 30.00 seconds", "", None])
+def test_a_plain_text_cause_is_the_message():
+    cause = (
+        "User: arn:aws:sts::1:assumed-role/r/x is not authorized to perform: lambda:InvokeFunction"
+    )
+    assert model_sees("Lambda.AWSLambdaException", cause).endswith(
+        f"(Lambda.AWSLambdaException): {cause}"
+    )
+
+
+@pytest.mark.parametrize("cause", ['{"unexpected": true}', ""])
 def test_other_causes_point_to_the_history(cause):
     seen = model_sees("States.Timeout", cause)
     assert seen == (
         "Error: tool execute_sql_query failed (States.Timeout): "
         "no message; the execution history has the details"
     )
-    assert "/var/task" not in seen
