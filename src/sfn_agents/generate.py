@@ -24,6 +24,8 @@ LLM_FUNCTIONS = (
 EXECUTION_ARN = (
     '"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${%s.Name}:*"'
 )
+# Its own executions, named without !GetAtt (a role cannot reference its own state machine).
+OWN_EXECUTIONS = '"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:%s:*"'
 EVENTS_RULE = (
     '"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/'
     'StepFunctionsGetEventsForStepFunctionsExecutionRule"'
@@ -46,6 +48,11 @@ def pascal_case(name: str) -> str:
 
 def state_machine_id(agent_name: str) -> str:
     return f"{pascal_case(agent_name)}StateMachine"
+
+
+def machine_name(agent_name: str) -> str:
+    """The state machine's name, as a !Sub string."""
+    return f"sfn-agents-${{EnvironmentName}}-{agent_name}"
 
 
 def approval_activity_id(agent_name: str) -> str:
@@ -92,7 +99,7 @@ def _agent_block(agent: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str
         f"  {machine}:",
         "    Type: AWS::Serverless::StateMachine",
         "    Properties:",
-        f"      Name: !Sub sfn-agents-${{EnvironmentName}}-{name}",
+        f"      Name: !Sub {machine_name(name)}",
         "      Type: STANDARD",
         "      DefinitionUri: statemachines/agent.asl.yaml",
         "      DefinitionSubstitutions:",
@@ -123,6 +130,12 @@ def _agent_block(agent: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str
         "              Effect: Allow",
         f"              Action: [{LOG_ACTIONS}]",
         '              Resource: "*"',
+        "            # A run takes over a session lock whose holder is no longer running",
+        "            # (OpenSession, DescribeHolder): it reads only its own state machine's runs.",
+        "            - Sid: CheckSessionLockHolder",
+        "              Effect: Allow",
+        "              Action: [states:DescribeExecution]",
+        f"              Resource: !Sub {OWN_EXECUTIONS % machine_name(name)}",
     ]
     if functions:
         lines.append("        # Its tools' functions only.")
