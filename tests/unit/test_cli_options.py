@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from sfn_agents import aws, cli
-from sfn_agents.approvals import default_store
 from sfn_agents.catalog import Catalog, UnknownName
 from sfn_agents.render import AgentPrinter, failure_reason
 from sfn_agents.run_events import StepTranslator
@@ -131,12 +130,6 @@ def test_the_engine_region_is_the_engines():
 def test_worker_region_comes_from_the_activity_arn():
     arn = "arn:aws:states:eu-central-1:123456789012:activity:sfn-agents-dev-run-shell-command"
     assert aws.arn_region(arn) == "eu-central-1"
-
-
-def test_approvals_are_kept_per_endpoint(monkeypatch, tmp_path):
-    monkeypatch.setenv("SFN_AGENTS_HOME", str(tmp_path))
-    one, two = default_store("http://127.0.0.1:8566"), default_store("http://127.0.0.1:9000")
-    assert one != two and one.parent == two.parent == tmp_path / "approvals"
 
 
 def test_names_are_the_templates_in_every_mode():
