@@ -396,7 +396,7 @@ def cmd_answer(args: argparse.Namespace) -> int:
     try:
         approval = _desk(args).answer(args.id, decision, reviewer(args.reviewer))
     except errors.UnknownApproval:
-        raise UsageError(f"no approval {args.id}; run `sfn-agents approvals`") from None
+        raise UsageError(f"no pending approval {args.id}; run `sfn-agents approvals`") from None
     except (errors.AlreadyAnswered, MissingTable) as error:
         raise Failure(str(error)) from None
     answered, tool, agent = approval["status"], approval["tool"], approval["agent"]

@@ -3,7 +3,9 @@ both under the same id, answered from one, refused (409 / exit 1) from the other
 finishes. The API function counts requests and decisions in EMF metrics (its logs)."""
 
 import json
+import runpy
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -12,6 +14,9 @@ from test_api import KEY, UI_SCRIPT, Client, approval_of, start
 
 from sfn_agents import cli
 from sfn_agents.local_api import LocalApi
+
+ROOT = Path(__file__).resolve().parents[2]
+EMITTED = runpy.run_path(str(ROOT / "layers/agent_core/agent_core/metric_names.py"))["EMITTED"]
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +66,17 @@ def metrics(logs: list[str], name: str) -> list[dict[str, Any]]:
     ]
 
 
+def as_declared(document: dict[str, Any], name: str) -> bool:
+    """Whether the document carries ``name`` with exactly the dimension sets metric_names
+    declares for it (environment aside), as the dashboard test assumes."""
+    sets = {
+        tuple(sorted(set(dimensions) - {"environment"}))
+        for directive in document["_aws"]["CloudWatchMetrics"]
+        for dimensions in directive["Dimensions"]
+    }
+    return sets == {tuple(sorted(s)) for s in EMITTED[name]}
+
+
 def table_item(engine, approval: str) -> dict[str, Any]:
     dynamodb = boto3.resource("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1")
     item = dynamodb.Table("sfn-agents-approvals-dev").get_item(Key={"approval_id": approval})
@@ -93,6 +109,7 @@ def test_the_terminal_takes_the_api_answers_and_the_terminal_is_refused(
     (answered,) = metrics(api_logs, "ApprovalsAnswered")
     assert answered["decision"] == "approved" and answered["agent"] == "sql-approval-agent"
     assert answered["ApprovalsAnswered"] == [1.0] and answered["environment"] == "dev"
+    assert as_declared(answered, "ApprovalsAnswered")
     assert metrics(api_logs, "ApprovalsRequested") == []  # the terminal took it: no EMF there
 
 
@@ -102,6 +119,7 @@ def test_the_api_takes_the_terminal_answers_and_the_api_is_refused(api, api_logs
     assert approval in {a["approval_id"] for a in api.ok("GET", "/approvals")["approvals"]}
     (requested,) = metrics(api_logs, "ApprovalsRequested")
     assert requested["agent"] == "sql-approval-agent" and requested["ApprovalsRequested"] == [1.0]
+    assert as_declared(requested, "ApprovalsRequested")
 
     code, lines, _ = terminal("approvals")
     assert code == 0 and any(row.startswith(f"{approval}  sql-approval-agent") for row in lines)
@@ -126,7 +144,7 @@ def test_the_api_takes_the_terminal_answers_and_the_api_is_refused(api, api_logs
 
 def test_an_unknown_id_is_a_usage_error_and_a_missing_table_a_failure(terminal):
     code, _, err = terminal("approve", "0000000000000000")
-    assert code == 2 and "no approval 0000000000000000" in err
+    assert code == 2 and "no pending approval 0000000000000000" in err
     code, _, err = terminal("approvals", "--env", "nowhere")
     assert code == 1
     assert "no approvals table sfn-agents-approvals-nowhere at http://127.0.0.1:" in err
