@@ -15,10 +15,22 @@ def query(sql: str) -> dict:
     return {"name": "execute_sql_query", "input": {"sql_query": sql}}
 
 
+class Desk(ApprovalDesk):
+    """The terminal's desk, showing only requests that arrive after it was made (the engine and
+    its approvals table serve the whole test session)."""
+
+    def __init__(self, sfn, dynamodb) -> None:
+        super().__init__(sfn, dynamodb)
+        self.before = {a["approval_id"] for a in super().pending()}
+
+    def pending(self) -> list[dict]:
+        return [a for a in super().pending() if a["approval_id"] not in self.before]
+
+
 @pytest.fixture
 def desk(engine):
     dynamodb = boto3.resource("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1")
-    return ApprovalDesk(engine.client("stepfunctions"), dynamodb)
+    return Desk(engine.client("stepfunctions"), dynamodb)
 
 
 def approve(desk: ApprovalDesk, approval: dict, notes: str = "", reviewer: str = "ana") -> None:

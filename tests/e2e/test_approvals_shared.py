@@ -4,6 +4,7 @@ finishes. The API function counts requests and decisions in EMF metrics (its log
 
 import json
 import runpy
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -77,10 +78,13 @@ def as_declared(document: dict[str, Any], name: str) -> bool:
     return sets == {tuple(sorted(s)) for s in EMITTED[name]}
 
 
-def table_item(engine, approval: str) -> dict[str, Any]:
+def table(engine) -> Any:
     dynamodb = boto3.resource("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1")
-    item = dynamodb.Table("sfn-agents-approvals-dev").get_item(Key={"approval_id": approval})
-    return item["Item"]
+    return dynamodb.Table("sfn-agents-approvals-dev")
+
+
+def table_item(engine, approval: str) -> dict[str, Any]:
+    return table(engine).get_item(Key={"approval_id": approval})["Item"]
 
 
 def test_the_terminal_takes_the_api_answers_and_the_terminal_is_refused(
@@ -148,3 +152,34 @@ def test_an_unknown_id_is_a_usage_error_and_a_missing_table_a_failure(terminal):
     code, _, err = terminal("approvals", "--env", "nowhere")
     assert code == 1
     assert "no approvals table sfn-agents-approvals-nowhere at http://127.0.0.1:" in err
+
+
+def test_requests_of_runs_that_ended_expire(api, terminal, engine):
+    """A request recorded for a run no longer running (its approval timed out, or the run was
+    stopped) is marked expired once settled, on both sides; a fresh one is kept a while, as
+    ListExecutions may not show a run that just started."""
+    item = {
+        "status": "pending",
+        "agent": "sql-approval-agent",
+        "run_id": "sql-approval-agent.gone",
+        "tool": "execute_sql_query",
+        "tool_use_id": "toolu_gone",
+        "input": "{}",
+        "requested_at": "2026-12-01T00:00:00+00:00",
+        "task_token": "token-of-a-run-that-ended",
+    }
+    stale, fresh = "5ta1e0000000000a", "f4e5h0000000000a"
+    table(engine).put_item(Item={**item, "approval_id": stale, "recorded_at": 1_700_000_000})
+    table(engine).put_item(Item={**item, "approval_id": fresh, "recorded_at": int(time.time())})
+    try:
+        code, lines, _ = terminal("approvals")
+        assert code == 0 and not any(row.startswith(stale) for row in lines)
+        assert any(row.startswith(fresh) for row in lines)
+        assert table_item(engine, stale)["status"] == "expired"
+        assert stale not in {a["approval_id"] for a in api.ok("GET", "/approvals")["approvals"]}
+        code, _, err = terminal("approve", stale)
+        assert (code, err) == (1, f"sfn-agents: approval {stale} expired before it was answered\n")
+        status, answer, _ = api.call("POST", f"/approvals/{stale}/approve", {})
+        assert status == 409 and "expired" in answer["message"]
+    finally:
+        table(engine).delete_item(Key={"approval_id": fresh})

@@ -11,7 +11,8 @@ item from ``pending`` to ``approved``/``rejected`` with a conditional write, so 
 :class:`AlreadyAnswered` (the API's 409), and only then sends the task token.
 
 Item (key ``approval_id``): status (pending, approved, rejected, expired), agent, run_id, tool,
-tool_use_id, input (JSON text), requested_at, task_token (never shown), and once answered decision
+tool_use_id, input (JSON text), requested_at, recorded_at (epoch seconds), task_token (never
+shown), and once answered decision
 (JSON text), reviewer ({name, ...: who answered and through what}) and answered_at. One more item,
 ``#refresh``, is the lease of whoever is taking tasks."""
 
@@ -20,7 +21,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +30,9 @@ from botocore.exceptions import ClientError
 HISTORY_PAGE = 100
 LEASE_ID = "#refresh"  # the item that says a taker is taking tasks
 LEASE_SECONDS = 20
+# A pending request of a run that is no longer running has expired, once recorded this long before
+# the running runs were listed (ListExecutions is eventually consistent).
+SETTLE_SECONDS = 60
 GONE = ("TaskTimedOut", "TaskDoesNotExist")
 
 
@@ -48,6 +52,10 @@ class AlreadyAnswered(Exception):
     """The approval was answered already (or expired): it cannot be answered again."""
 
 
+def _expired(approval: str) -> AlreadyAnswered:
+    return AlreadyAnswered(f"approval {approval} expired before it was answered")
+
+
 @dataclass(frozen=True)
 class ApprovalQueue:
     """Where one agent asks for approval: its state machine and its approval activity."""
@@ -55,6 +63,14 @@ class ApprovalQueue:
     agent: str
     state_machine_arn: str
     activity_arn: str
+
+
+@dataclass
+class Running:
+    """The runs of each agent seen running (execution names), and when they were listed."""
+
+    listed_at: float
+    runs: dict[str, set[str]] = field(default_factory=dict)
 
 
 # Called with ("requested", agent, None) when a request is first recorded and with
@@ -95,20 +111,21 @@ class ApprovalStore:
                 scheduled.discard(event.get("previousEventId", -1))
         return len(scheduled)
 
-    def refresh(self) -> None:
-        """Take the untaken approval tasks. One taker at a time (a lease in the table): two
-        takers counting the same task would leave one blocked in GetActivityTask's long poll;
-        the others wait for the holder to finish instead."""
+    def refresh(self) -> Running | None:
+        """Take the untaken approval tasks; the runs seen running (None when another taker held
+        the lease). One taker at a time (a lease in the table): two takers counting the same
+        task would leave one blocked in GetActivityTask's long poll; the others wait for the
+        holder to finish instead."""
         owner = uuid.uuid4().hex
         deadline = time.monotonic() + LEASE_SECONDS
         while not self._lease(owner):
             if time.monotonic() >= deadline:
-                return
+                return None
             time.sleep(0.2)
             if not self.table.get_item(Key={"approval_id": LEASE_ID}).get("Item"):
-                return  # the holder has finished: what it took is recorded
+                return None  # the holder has finished: what it took is recorded
         try:
-            self._take_untaken()
+            return self._take_untaken()
         finally:
             self.table.delete_item(
                 Key={"approval_id": LEASE_ID},
@@ -136,11 +153,13 @@ class ApprovalStore:
             return False
         return True
 
-    def _take_untaken(self) -> None:
+    def _take_untaken(self) -> Running:
+        seen = Running(listed_at=time.time())
         for queue in self.queues():
             running = self.sfn.list_executions(
                 stateMachineArn=queue.state_machine_arn, statusFilter="RUNNING"
             )["executions"]
+            seen.runs[queue.agent] = {e["name"] for e in running}
             waiting = sum(self._untaken(e["executionArn"]) for e in running)
             for _ in range(waiting):
                 task = self.sfn.get_activity_task(
@@ -149,6 +168,7 @@ class ApprovalStore:
                 if not task.get("taskToken"):
                     break
                 self._record(queue.agent, task)
+        return seen
 
     def _record(self, agent: str, task: dict[str, Any]) -> None:
         request = json.loads(task.get("input") or "{}")
@@ -164,6 +184,7 @@ class ApprovalStore:
                 "tool_use_id": request.get("tool_use_id", ""),
                 "input": json.dumps(request.get("tool_input", {})),
                 "requested_at": request.get("timestamp") or _now(),
+                "recorded_at": int(time.time()),
                 "task_token": task["taskToken"],
             }
         )
@@ -177,8 +198,9 @@ class ApprovalStore:
         return public
 
     def pending(self) -> list[dict[str, Any]]:
-        """The requests waiting for an answer, oldest first (after taking the untaken ones)."""
-        self.refresh()
+        """The requests waiting for an answer, oldest first (after taking the untaken ones and
+        expiring those of runs that ended)."""
+        running = self.refresh()
         items: list[dict[str, Any]] = []
         arguments: dict[str, Any] = {
             "FilterExpression": "#s = :pending",
@@ -192,7 +214,28 @@ class ApprovalStore:
                 break
             arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         items.sort(key=lambda item: item["requested_at"])
+        if running is not None:
+            items = [item for item in items if not self._expire_ended(item, running)]
         return [self._public(item) for item in items]
+
+    def _expire_ended(self, item: dict[str, Any], running: Running) -> bool:
+        """Mark a pending request of a run that ended expired (it can never be answered)."""
+        runs = running.runs.get(str(item.get("agent")))
+        settled = int(item.get("recorded_at", 0)) < running.listed_at - SETTLE_SECONDS
+        if runs is None or item.get("run_id") in runs or not settled:
+            return False
+        try:
+            self.table.update_item(
+                Key={"approval_id": item["approval_id"]},
+                UpdateExpression="SET #s = :expired",
+                ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":expired": "expired", ":pending": "pending"},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        return True
 
     # ------------------------------------------------------------------ answers
     def answer(
@@ -233,6 +276,8 @@ class ApprovalStore:
             existing = self.table.get_item(Key={"approval_id": approval}).get("Item")
             if existing is None:
                 raise UnknownApproval(f"no approval {approval!r}") from None
+            if existing["status"] == "expired":
+                raise _expired(approval) from None
             raise AlreadyAnswered(
                 f"approval {approval} was already answered: {existing['status']}"
                 + (f" by {existing['reviewer']['name']}" if existing.get("reviewer") else "")
@@ -249,6 +294,6 @@ class ApprovalStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":s": "expired"},
             )
-            raise AlreadyAnswered(f"approval {approval} expired before it was answered") from None
+            raise _expired(approval) from None
         self.count("answered", str(item.get("agent", "")), status)
         return self._public(item)
