@@ -2,11 +2,14 @@
 
 import io
 import json
+import os
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
-from sfn_agents import aws, cli
+from sfn_agents import approvals, aws, cli
 from sfn_agents.catalog import Catalog, UnknownName
 from sfn_agents.render import AgentPrinter, failure_reason
 from sfn_agents.run_events import StepTranslator
@@ -191,3 +194,19 @@ def test_each_result_is_printed_once_next_to_its_call():
         "  ✗ execute_sql_query#first1: boom",
         "  ← get_db_schema#second: ok",
     ]
+
+
+def test_a_reviewer_on_aws_is_recorded_with_the_callers_identity(monkeypatch):
+    sts = boto3.client("sts", region_name="eu-west-1")
+    arn = "arn:aws:sts::123456789012:assumed-role/Reviewers/ana"
+    stub = Stubber(sts)
+    stub.add_response(
+        "get_caller_identity", {"Arn": arn, "UserId": "AROAEXAMPLE:ana", "Account": "123456789012"}
+    )
+    monkeypatch.delenv("SFN_AGENTS_ENDPOINT", raising=False)
+    monkeypatch.setattr(aws, "client", lambda service: {"sts": sts}[service])
+    with stub:
+        who = approvals.reviewer("Ana Lima")
+    stub.assert_no_pending_responses()
+    assert who["name"] == "Ana Lima" and who["aws_identity"] == arn
+    assert who["user"].endswith(f"@{os.uname().nodename}")
