@@ -107,3 +107,19 @@ def test_each_agents_grants_are_its_tools_exactly(agent):
     assert substitutions["AgentVersion"] == agent["version"]
     remote = _targets(agent, "activity") or {substitutions["ApprovalActivityArn"]["Ref"]}
     assert {substitutions["RemoteActivityArn"]["Ref"]} == remote
+
+
+@pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a["agent_name"])
+def test_each_agent_may_describe_only_its_own_executions(agent):
+    """For taking over a stale session lock (DescribeHolder): its own state machine's runs."""
+    props = load_yaml(ROOT / "template.yaml")["Resources"][state_machine_id(agent["agent_name"])][
+        "Properties"
+    ]
+    statements = [s for p in props["Policies"] if "Statement" in p for s in p["Statement"]]
+    described = [
+        s["Resource"]["Fn::Sub"] for s in statements if s.get("Sid") == "CheckSessionLockHolder"
+    ]
+    own = props["Name"]["Fn::Sub"]
+    assert described == [
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{own}:*"
+    ]
