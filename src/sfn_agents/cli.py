@@ -1,6 +1,7 @@
 """The sfn-agents command line: run agents and functions locally, without AWS or Docker."""
 
 import argparse
+import atexit
 import contextlib
 import errno
 import json
@@ -9,6 +10,7 @@ import shlex
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -622,5 +624,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
 
 
+def entry() -> None:
+    """The console script: ``main()``, then a prompt exit. Tearing the interpreter down (freeing
+    every object of moto, boto3 and the functions' SDKs, module by module) takes seconds and
+    nothing a user needs: exit handlers still run and output is flushed, then the process ends.
+    A non-daemon thread still running gets the ordinary exit, which waits for it."""
+    code = main()
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()  # type: ignore[union-attr]
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

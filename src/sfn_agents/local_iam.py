@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, unquote
 
+from sfn_agents.template import cached_json, version_key
+
 if TYPE_CHECKING:
     from sfn_agents.engine import LocalEngine
 
@@ -112,6 +114,21 @@ def _policy_templates() -> Any:
     return PolicyTemplatesProcessor(PolicyTemplatesProcessor.get_default_policy_templates_json())
 
 
+def _policy_template(name: str, parameters: Any) -> dict[str, Any] | None:
+    """SAM's policy template ``name`` filled with ``parameters`` as samtranslator expands it
+    (None: no such template), cached per samtranslator version: importing samtranslator costs
+    more than deploying an agent."""
+    request = json.dumps([name, parameters], sort_keys=True)
+    key = hashlib.sha256((version_key("aws-sam-translator") + request).encode()).hexdigest()
+
+    def convert() -> dict[str, Any] | None:
+        processor = _policy_templates()
+        return processor.convert(name, parameters) if processor.has(name) else None
+
+    document: dict[str, Any] | None = cached_json("policy-templates", key, convert)
+    return document
+
+
 @functools.cache
 def _managed_policies() -> dict[str, Any]:
     from moto.iam.aws_managed_policies import aws_managed_policies_data
@@ -137,8 +154,9 @@ def policy_documents(
             documents.append(policy)
         elif isinstance(policy, dict) and len(policy) == 1:
             ((name, parameters),) = policy.items()
-            if _policy_templates().has(name):
-                documents.append(_policy_templates().convert(name, parameters or {}))
+            document = _policy_template(name, parameters or {})
+            if document is not None:
+                documents.append(document)
     return documents
 
 

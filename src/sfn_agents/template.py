@@ -4,13 +4,15 @@ samtranslator's plugins for Globals, then resolve the intrinsic functions the lo
 (Fn::FindInMap, Fn::ImportValue, ...) stops with an error naming it, never passes through.
 
 Both libraries take seconds to import, so the expanded template is cached, keyed by the template's
-bytes and the libraries' versions; only a changed template pays for them."""
+bytes and the libraries' versions; only a changed template pays for them (``cached_json``)."""
 
+import functools
 import hashlib
 import json
 import os
 import re
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -68,27 +70,41 @@ def _cache_dir() -> Path | None:
     base = os.environ.get("XDG_CACHE_HOME") or (
         os.path.join(os.environ["HOME"], ".cache") if os.environ.get("HOME") else ""
     )
-    return Path(base) / "sfn-agents" / "templates" if base else None
+    return Path(base) / "sfn-agents" if base else None
+
+
+def cached_json(kind: str, key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``'s JSON-able result, kept in the user's cache directory as
+    ``sfn-agents/<kind>/<key>.json``. ``key`` must hash everything the result depends on; an
+    unwritable (or absent) cache only costs the computation."""
+    cache = _cache_dir()
+    cached = cache / kind / f"{key}.json" if cache else None
+    if cached is not None and cached.is_file():
+        return json.loads(cached.read_text())
+    result = compute()
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            partial.write_text(json.dumps(result))
+            partial.replace(cached)
+        except OSError:
+            pass
+    return result
+
+
+@functools.cache
+def version_key(*distributions: str) -> str:
+    """The installed versions of ``distributions``, for cache keys."""
+    return json.dumps([metadata.version(d) for d in distributions])
 
 
 def expand(path: Path) -> dict[str, Any]:
     """The template with its YAML decoded and Globals applied, from the cache when unchanged."""
     source = path.read_bytes()
-    versions = [metadata.version(p) for p in ("cfn-lint", "aws-sam-translator")]
-    key = hashlib.sha256(source + json.dumps(versions).encode()).hexdigest()
-    cache = _cache_dir()
-    cached = cache / f"{key}.json" if cache else None
-    if cached is not None and cached.is_file():
-        return json.loads(cached.read_text())
-    body = _expand_globals(load_yaml(path))
-    if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.tmp")
-            partial.write_text(json.dumps(body))
-            partial.replace(cached)
-        except OSError:
-            pass  # an unwritable cache only costs time
+    versions = version_key("cfn-lint", "aws-sam-translator")
+    key = hashlib.sha256(source + versions.encode()).hexdigest()
+    body: dict[str, Any] = cached_json("templates", key, lambda: _expand_globals(load_yaml(path)))
     return body
 
 

@@ -3,6 +3,8 @@
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -210,3 +212,19 @@ def test_a_reviewer_on_aws_is_recorded_with_the_callers_identity(monkeypatch):
     stub.assert_no_pending_responses()
     assert who["name"] == "Ana Lima" and who["aws_identity"] == arn
     assert who["user"].endswith(f"@{os.uname().nodename}")
+
+
+def test_the_console_script_exits_promptly_with_exit_handlers_run_and_output_flushed(tmp_path):
+    script = (
+        "import atexit, sys; from sfn_agents import cli\n"
+        "atexit.register(lambda: print('exit handler ran'))\n"
+        "print('buffered before exit', end='')\n"
+        "sys.argv = ['sfn-agents', 'invoke', 'F', '--template', 'missing.yaml']\n"
+        "cli.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == cli.EXIT_USAGE
+    assert done.stdout == "buffered before exitexit handler ran\n"
+    assert "template" in done.stderr and "Traceback" not in done.stderr

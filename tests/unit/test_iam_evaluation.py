@@ -109,6 +109,16 @@ def test_sam_policy_templates_expand_as_samtranslator_expands_them():
     assert statement["Resource"]["Fn::Sub"][1] == {"functionName": {"Ref": "F"}}
 
 
+def test_policy_templates_are_cached_per_parameters(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    policy = {"LambdaInvokePolicy": {"FunctionName": {"Ref": "F"}}}
+    expanded = local_iam.policy_documents([policy])
+    monkeypatch.setattr(local_iam, "_policy_templates", lambda: pytest.fail("not cached"))
+    assert local_iam.policy_documents([policy]) == expanded
+    with pytest.raises(pytest.fail.Exception, match="not cached"):  # other parameters: computed
+        local_iam.policy_documents([{"LambdaInvokePolicy": {"FunctionName": "G"}}])
+
+
 def test_managed_policies_by_name_or_arn_and_inline_documents():
     inline = allow("s3:GetObject", "*")
     by_name, by_arn, kept = local_iam.policy_documents(
