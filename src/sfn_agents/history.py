@@ -1,18 +1,18 @@
 """The CLI's view of stored conversations and sessions, through the same agent_core modules the
 Lambda functions use (layers/agent_core), so the storage format is declared once."""
 
-from functools import cache
+import importlib
 from pathlib import Path
 from typing import Any
 
-from sfn_agents.python_runtime import import_isolated
+from sfn_agents.python_runtime import add_to_path
 
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "agent_core"
 
 
-@cache
 def _module(name: str) -> Any:
-    return import_isolated(f"agent_core.{name}", [LAYER])
+    add_to_path([LAYER])
+    return importlib.import_module(f"agent_core.{name}")
 
 
 def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ from typing import Any
 from agent_core.observability import logger, tracer
 from agent_core.tools import dispatch
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from {{ cookiecutter.name }} import {{ cookiecutter.name }}
+from {{ cookiecutter.name }}_tool.tool import {{ cookiecutter.name }}
 
 
 @logger.inject_lambda_context

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 import boto3
 from agent_core.observability import logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from registry_specs import sync
+
+from registry_sync.specs import sync
 
 PHYSICAL_ID = "sfn-agents-registry"
 REQUEST_TYPES = ("Create", "Update", "Delete")
