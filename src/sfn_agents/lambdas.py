@@ -109,7 +109,6 @@ class LocalFunction:
     def _run(self, event: Any, context: LambdaContext, outcome: list[Outcome]) -> None:
         with overlay(self.env), log_capture.captured() as logs:
             try:
-                _log_as(self.env.get("POWERTOOLS_SERVICE_NAME"))
                 result = self._handler()(event, context)
                 try:
                     payload, errored = json.dumps(result), False
@@ -176,15 +175,6 @@ class LocalFunction:
     def stop(self) -> None:
         if self._pool is not None:
             self._pool.stop()
-
-
-def _log_as(service: str | None) -> None:
-    """In-process functions share agent_core's one Powertools Logger, whose service is the first
-    function's: this invocation's thread logs with its own function's service instead."""
-    if service:
-        from aws_lambda_powertools.logging.formatter import THREAD_LOCAL_KEYS
-
-        THREAD_LOCAL_KEYS.set({"service": service})  # a fresh context: the invocation's thread
 
 
 def _process_env() -> dict[str, str]:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Any, Self, get_type_hints
+from typing import Any, Self, cast, get_type_hints
 
 _REQUIRED: Any = dataclasses.MISSING
 
@@ -71,7 +71,7 @@ class Settings:
         names = [field.metadata["env"] for field in dataclasses.fields(cls)]
         raw = tuple(os.environ.get(name, "").strip() for name in names)
         if not explicit:
-            return _cached(cls, raw)
+            return cast(Self, _cached(cast(Any, cls), raw))
         return _build(cls, raw, explicit)
 
 
