@@ -5,6 +5,7 @@ from typing import Any
 from agent_core.observability import logger, serve, tracer
 from agent_core.tools import dispatch
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from {{ cookiecutter.name }}_tool.tool import {{ cookiecutter.name }}
 
 
