@@ -19,14 +19,17 @@ metrics = Metrics()
 
 def serve[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
     """Every handler's outermost decorator: the invocation logs with its function's service and
-    level. In Lambda they never change; in the local engine, where functions share this module,
-    each invocation gets its own function's (in its thread)."""
+    level, and its metrics carry its service and namespace. In Lambda they never change; in the
+    local engine, where functions share this module, each invocation gets its own function's
+    (log keys per thread; Powertools keeps one metric set per process in any case)."""
 
     @functools.wraps(handler)
     def serving(event: Any, context: Any) -> R:
         logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO")
         service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "service_undefined"
         logger.thread_safe_append_keys(service=service)
+        metrics.service = service
+        metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or metrics.namespace
         return handler(event, context)
 
     return serving
