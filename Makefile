@@ -15,7 +15,7 @@ HAS_ANTHROPIC_KEY := $(or $(ANTHROPIC_API_KEY),$(shell grep -s '^ANTHROPIC_API_K
 
 include mk/tools.mk
 
-.PHONY: help install demo test scaffold-check lint typecheck validate unit build bench deploy clean
+.PHONY: help install demo test test-checks scaffold-check lint typecheck validate unit build bench deploy clean
 
 help:
 	@echo "make demo   - the SQL agent answers a question in the local engine (real Claude if"
@@ -57,15 +57,17 @@ validate: install
 	$(BIN)/sam validate --lint
 
 # The web UI's end-to-end tests drive Debian's Chromium with Playwright (its own browser download
-# is not used).
-CHROMIUM := /usr/bin/chromium
-$(CHROMIUM):
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
-
-unit: install $(CHROMIUM)
+# is not used); mk/tools.mk installs it with the other Debian packages.
+unit: install $(TOOLS_DIR)/debian.installed
 	$(BIN)/pytest
 
-test: lint typecheck validate tools-local-build tools-test unit
+# The checks run side by side (downloads overlap compiles on two cores), each target's output
+# printed whole when it ends; then pytest, which uses the tools' host builds.
+test:
+	$(MAKE) --no-print-directory -j3 --output-sync=target test-checks
+	$(MAKE) --no-print-directory unit
+
+test-checks: lint typecheck validate tools-local-build tools-test $(TOOLS_DIR)/debian.installed
 
 # new tool + new agent in a scratch copy, in every language (make test runs the Python one).
 scaffold-check: install tools-install

@@ -387,6 +387,9 @@ class LocalEngine:
         elif kind == "AWS::Serverless::Api":  # served by sfn_agents.local_api, not by moto
             assert self.resolver is not None
             self.resolver.record(logical_id, logical_id)
+        elif kind == "AWS::IAM::ManagedPolicy":  # local_iam reads its document from the template
+            assert self.resolver is not None
+            self.resolver.record(logical_id, f"arn:aws:iam::{ACCOUNT}:policy/{logical_id}")
         elif _is_custom(kind):
             self._custom_resource(logical_id, spec.get("Properties", {}))
         else:

@@ -4,10 +4,13 @@ Each agent is declared once, in ``registry/agents/<name>.json``, and each tool o
 ``registry/tools/<name>.json``. From them this module writes one marked block of
 ``template.yaml``: per agent its approval activity, its ``AWS::Serverless::StateMachine`` (the
 generic loop with the agent's ``DefinitionSubstitutions``) with grants scoped to the agent's own
-tools, and its log group; per remote tool its activity. ``--check`` only reports a stale block.
+tools, its log group and its executions alarm; per remote tool its activity; and what lists every
+agent: the API function's policy on them and the agents' dashboard. ``--check`` only reports a
+stale block.
 The block is plain SAM YAML (no anchors), in the specs' file order, so it reads on its own."""
 
 import argparse
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +27,8 @@ LLM_FUNCTIONS = (
 EXECUTION_ARN = (
     '"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${%s.Name}:*"'
 )
+# Its own executions, named without !GetAtt (a role cannot reference its own state machine).
+OWN_EXECUTIONS = '"arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:%s:*"'
 EVENTS_RULE = (
     '"arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/'
     'StepFunctionsGetEventsForStepFunctionsExecutionRule"'
@@ -46,6 +51,11 @@ def pascal_case(name: str) -> str:
 
 def state_machine_id(agent_name: str) -> str:
     return f"{pascal_case(agent_name)}StateMachine"
+
+
+def machine_name(agent_name: str) -> str:
+    """The state machine's name, as a !Sub string."""
+    return f"sfn-agents-${{EnvironmentName}}-{agent_name}"
 
 
 def approval_activity_id(agent_name: str) -> str:
@@ -92,7 +102,7 @@ def _agent_block(agent: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str
         f"  {machine}:",
         "    Type: AWS::Serverless::StateMachine",
         "    Properties:",
-        f"      Name: !Sub sfn-agents-${{EnvironmentName}}-{name}",
+        f"      Name: !Sub {machine_name(name)}",
         "      Type: STANDARD",
         "      DefinitionUri: statemachines/agent.asl.yaml",
         "      DefinitionSubstitutions:",
@@ -123,6 +133,12 @@ def _agent_block(agent: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str
         "              Effect: Allow",
         f"              Action: [{LOG_ACTIONS}]",
         '              Resource: "*"',
+        "            # A run takes over a session lock whose holder is no longer running",
+        "            # (OpenSession, DescribeHolder): it reads only its own state machine's runs.",
+        "            - Sid: CheckSessionLockHolder",
+        "              Effect: Allow",
+        "              Action: [states:DescribeExecution]",
+        f"              Resource: !Sub {OWN_EXECUTIONS % machine_name(name)}",
     ]
     if functions:
         lines.append("        # Its tools' functions only.")
@@ -150,8 +166,172 @@ def _agent_block(agent: dict[str, Any], tools: dict[str, dict[str, Any]]) -> str
         "    Properties:",
         f"      LogGroupName: !Sub /aws/vendedlogs/states/sfn-agents-${{EnvironmentName}}-{name}",
         "      RetentionInDays: !Ref LogRetentionDays",
+        "",
+        *_alarm(name, machine),
     ]
     return "\n".join(lines)
+
+
+def alarm_id(agent_name: str) -> str:
+    return f"{pascal_case(agent_name)}ExecutionsAlarm"
+
+
+def _alarm(name: str, machine: str) -> list[str]:
+    """One alarm per agent on its own state machine's metrics: two of an alarm's 10 metrics (a
+    hard limit), so agents can be added without end; it names the agent that fails, and costs
+    what the same metrics cost in one stack-wide alarm (alarms are billed per metric)."""
+
+    def metric(query_id: str, metric_name: str) -> str:
+        dimension = f"[{{Name: StateMachineArn, Value: !Ref {machine}}}]"
+        return (
+            f"        - {{Id: {query_id}, ReturnData: false, MetricStat: {{Metric: {{Namespace: "
+            f"AWS/States, MetricName: {metric_name}, Dimensions: {dimension}}}, Period: 300, "
+            "Stat: Sum}}"
+        )
+
+    return [
+        f"  {alarm_id(name)}:",
+        "    Type: AWS::CloudWatch::Alarm",
+        "    Properties:",
+        f"      AlarmName: !Sub sfn-agents-${{EnvironmentName}}-{name}-executions",
+        f'      AlarmDescription: "Executions of agent {name} failed or timed out."',
+        "      ComparisonOperator: GreaterThanOrEqualToThreshold",
+        "      EvaluationPeriods: 1",
+        "      Threshold: !Ref FailedExecutionsAlarmThreshold",
+        "      TreatMissingData: notBreaching",
+        "      AlarmActions: [!Ref AlarmTopic]",
+        "      OKActions: [!Ref AlarmTopic]",
+        "      Metrics:",
+        metric("failed", "ExecutionsFailed"),
+        metric("timed_out", "ExecutionsTimedOut"),
+        "        - {Id: total, Label: failed or timed-out executions, "
+        'Expression: "failed + timed_out", ReturnData: true}',
+    ]
+
+
+# IAM's size limit of a managed policy (characters without whitespace), checked for the longest
+# ARNs a deployment can have: partition aws-us-gov, a 14-character region, a 16-character
+# environment name.
+POLICY_SIZE_LIMIT = 6144
+LONGEST_PREFIX = "arn:aws-us-gov:states:ap-southeast-7:000000000000:"
+
+
+def _api_policy(agents: list[dict[str, Any]]) -> str:
+    """The API function's rights on the stack's agents, one ARN each (not a name pattern:
+    ``sfn-agents-dev-*`` would also match an environment named ``dev-x``)."""
+    names = [a["agent_name"] for a in agents]
+    machines = [state_machine_id(n) for n in names]
+    execution = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+    statements = [
+        (
+            "StartAndListAgentRuns",
+            "states:StartExecution, states:ListExecutions",
+            [f"!Ref {m}" for m in machines],
+        ),
+        (
+            "ReadAgentRuns",
+            "states:DescribeExecution, states:GetExecutionHistory",
+            [f'!Sub "{execution}${{{m}.Name}}:*"' for m in machines],
+        ),
+        (
+            "TakeAndAnswerApprovals",
+            "states:GetActivityTask, states:SendTaskSuccess",
+            [f"!Ref {approval_activity_id(n)}" for n in names],
+        ),
+    ]
+    _check_policy_size(names)
+    lines = [
+        "  # The API function's rights on these agents (its Policies name this policy): start",
+        "  # them, list and read their executions, take and answer their approval requests.",
+        "  AgentApiPolicy:",
+        "    Type: AWS::IAM::ManagedPolicy",
+        "    Properties:",
+        "      Description: !Sub The sfn-agents ${EnvironmentName} API's rights on its agents.",
+        "      PolicyDocument:",
+        '        Version: "2012-10-17"',
+        "        Statement:",
+    ]
+    for sid, actions, resources in statements:
+        lines += [
+            f"          - Sid: {sid}",
+            "            Effect: Allow",
+            f"            Action: [{actions}]",
+            "            Resource:",
+            *(f"              - {r}" for r in resources),
+        ]
+    return "\n".join(lines)
+
+
+def _check_policy_size(names: list[str]) -> None:
+    size = 400  # the Sids, actions and punctuation
+    for name in names:
+        full = f"sfn-agents-{'e' * 16}-{name}"
+        arns = (f"stateMachine:{full}", f"execution:{full}:*", f"activity:{full}-approval")
+        size += sum(len(LONGEST_PREFIX) + len(arn) + 3 for arn in arns)  # quotes and comma
+    if size > POLICY_SIZE_LIMIT:
+        raise GenerateError(
+            f"{len(names)} agents need an API policy of up to {size} characters, over IAM's "
+            f"{POLICY_SIZE_LIMIT} for a managed policy: split AgentApiPolicy in generate.py"
+        )
+
+
+DASHBOARD_METRICS = (  # title, metric, stat
+    ("Executions started", "ExecutionsStarted", "Sum"),
+    ("Executions succeeded", "ExecutionsSucceeded", "Sum"),
+    ("Executions failed", "ExecutionsFailed", "Sum"),
+    ("Executions timed out", "ExecutionsTimedOut", "Sum"),
+    ("Execution duration per agent, p50 (ms)", "ExecutionTime", "p50"),
+)
+
+
+def _dashboard(agents: list[dict[str, Any]]) -> str:
+    """Each agent's executions (one line per agent in each chart) and its alarm."""
+    names = [a["agent_name"] for a in agents]
+    widgets = []
+    for index, (title, metric, stat) in enumerate(DASHBOARD_METRICS):
+        x, y, width = (index % 4) * 6, (index // 4) * 6, 6 if index < 4 else 12
+        rows = [
+            ["AWS/States", metric, "StateMachineArn", f"${{{state_machine_id(n)}}}", {"label": n}]
+            for n in names
+        ]
+        widgets.append(_widget(x, y, width, title, {"metrics": rows, "stat": stat, "period": 300}))
+    alarms = [f"${{{alarm_id(n)}.Arn}}" for n in names]
+    widgets.append(
+        _widget(
+            12,
+            6,
+            12,
+            "Agent alarms (failed or timed-out executions)",
+            {"alarms": alarms},
+            kind="alarm",
+        )
+    )
+    return "\n".join(
+        [
+            "  AgentsDashboard:",
+            "    Type: AWS::CloudWatch::Dashboard",
+            "    Properties:",
+            "      DashboardName: !Sub sfn-agents-${EnvironmentName}-agents",
+            "      DashboardBody: !Sub |",
+            '        {"widgets": [',
+            ",\n".join(f"          {json.dumps(w)}" for w in widgets),
+            "        ]}",
+        ]
+    )
+
+
+def _widget(
+    x: int, y: int, width: int, title: str, properties: dict[str, Any], kind: str = "metric"
+) -> dict[str, Any]:
+    chart = {"region": "${AWS::Region}", "view": "timeSeries", "stacked": False}
+    return {
+        "type": kind,
+        "x": x,
+        "y": y,
+        "width": width,
+        "height": 6,
+        "properties": {"title": title, **(chart if kind == "metric" else {}), **properties},
+    }
 
 
 def _activity_block(tool: dict[str, Any]) -> str:
@@ -179,10 +359,12 @@ def render(specs: Specs) -> str:
         "  # Derived from registry/agents/*.json and registry/tools/*.json: edit a spec, then run",
         "  # `sfn-agents generate` (`make build` runs it; tests/template fail when it is stale).",
         "  # Every agent runs the one generic loop in statemachines/agent.asl.yaml, with grants to",
-        "  # the four LLM functions and to its own tools only.",
+        "  # the four LLM functions and to its own tools only, and its own alarm; the API's policy",
+        "  # and the agents' dashboard list every agent.",
     ]
     blocks = [_activity_block(t) for t in specs.tools if t["execution"] == "remote"]
     blocks += [_agent_block(agent, tools) for agent in specs.agents]
+    blocks += [_api_policy(specs.agents), _dashboard(specs.agents)]
     return "\n".join(header) + "\n\n" + "\n\n".join(blocks) + "\n" + END
 
 

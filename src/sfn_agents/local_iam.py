@@ -119,12 +119,17 @@ def _managed_policies() -> dict[str, Any]:
     return json.loads(aws_managed_policies_data)
 
 
-def policy_documents(policies: Any) -> list[dict[str, Any]]:
+def policy_documents(
+    policies: Any, own: Mapping[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """A SAM ``Policies`` value as policy documents, intrinsics unresolved: policy templates
-    expanded by samtranslator, AWS managed policies (by name or ARN) from moto's copy of them."""
+    expanded by samtranslator, AWS managed policies (by name or ARN) from moto's copy of them,
+    and the template's ``own`` managed policies (by logical id) named with ``Ref``."""
     documents = []
     for policy in policies if isinstance(policies, list) else [policies]:
-        if isinstance(policy, str):
+        if isinstance(policy, dict) and set(policy) == {"Ref"} and policy["Ref"] in (own or {}):
+            documents.append((own or {})[policy["Ref"]])
+        elif isinstance(policy, str):
             managed = _managed_policies().get(policy.rsplit("/", 1)[-1])
             if managed is not None:
                 documents.append(managed["Document"])
@@ -191,7 +196,11 @@ class Enforcer:
         with self._lock:
             role = self._roles.get(logical_id)
             if role is None or not role.complete:
-                documents = policy_documents(props.get("Policies", []))
+                own = {
+                    policy_id: spec["Properties"]["PolicyDocument"]
+                    for policy_id, spec in template.of_type("AWS::IAM::ManagedPolicy").items()
+                }
+                documents = policy_documents(props.get("Policies", []), own)
                 statements, complete = _resolved_statements(documents, resolver.resolve)
                 name = f"{self.engine.stack}-{logical_id}Role"
                 role = self._roles[logical_id] = Role(name, ACCOUNT, statements, complete)

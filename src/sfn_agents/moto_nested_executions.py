@@ -7,6 +7,9 @@ the Step Functions integration that means ``start_execution(StateMachineArn=...)
 KeyError 'StateMachineArn', and the ``.sync`` resolvers would look for ``ExecutionArn`` in a
 response that has ``executionArn``. We restore both mappings for this one integration, from
 botocore's model of the Step Functions API, and give timestamps the epoch milliseconds AWS shows.
+The same mapping serves the ``aws-sdk:sfn:*`` integration (``DescribeExecution`` with
+``ExecutionArn``, giving ``Status``), which moto leaves unmapped too; other aws-sdk services are
+left as they are.
 """
 
 import datetime
@@ -17,10 +20,14 @@ from typing import Any
 import botocore.session
 from botocore.model import ServiceModel, StructureShape
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+    state_task_service,
+    state_task_service_aws_sdk,
     state_task_service_sfn,
 )
 
 StateTaskServiceSfn = state_task_service_sfn.StateTaskServiceSfn
+StateTaskServiceAwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
+StateTaskService = state_task_service.StateTaskService
 
 
 @functools.cache
@@ -55,12 +62,14 @@ def _epoch_millis(value: Any) -> Any:
 
 def _normalise_parameters(original: Callable[..., None]) -> Callable[..., None]:
     def normalise(
-        self: StateTaskServiceSfn,
+        self: StateTaskService,
         parameters: dict,
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
         original(self, parameters, boto_service_name, service_action_name)  # JSON-encodes Input
+        if self._get_boto_service_name(boto_service_name) != "stepfunctions":
+            return  # an aws-sdk task of another service
         shape = _shape(self._get_boto_service_action(service_action_name), "input_shape")
         if shape is not None:
             self._to_boto_request(parameters, shape)  # StateMachineArn -> stateMachineArn, ...
@@ -71,12 +80,14 @@ def _normalise_parameters(original: Callable[..., None]) -> Callable[..., None]:
 
 def _normalise_response(original: Callable[..., None]) -> Callable[..., None]:
     def normalise(
-        self: StateTaskServiceSfn,
+        self: StateTaskService,
         response: Any,
         boto_service_name: str | None = None,
         service_action_name: str | None = None,
     ) -> None:
         original(self, response, boto_service_name, service_action_name)
+        if self._get_boto_service_name(boto_service_name) != "stepfunctions":
+            return
         if not isinstance(response, dict):
             return
         response.pop("ResponseMetadata", None)
@@ -91,11 +102,12 @@ def _normalise_response(original: Callable[..., None]) -> Callable[..., None]:
 
 
 def install() -> None:
-    if getattr(StateTaskServiceSfn._normalise_parameters, "patched", False):
-        return
-    StateTaskServiceSfn._normalise_parameters = _normalise_parameters(  # type: ignore[method-assign]
-        StateTaskServiceSfn._normalise_parameters
-    )
-    StateTaskServiceSfn._normalise_response = _normalise_response(  # type: ignore[method-assign]
-        StateTaskServiceSfn._normalise_response
-    )
+    for owner in (StateTaskServiceSfn, StateTaskServiceAwsSdk):
+        if getattr(vars(owner).get("_normalise_parameters"), "patched", False):
+            continue
+        owner._normalise_parameters = _normalise_parameters(  # type: ignore[method-assign]
+            owner._normalise_parameters
+        )
+        owner._normalise_response = _normalise_response(  # type: ignore[method-assign]
+            owner._normalise_response
+        )

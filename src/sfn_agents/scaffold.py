@@ -3,8 +3,9 @@
 A tool comes from its language's cookiecutter template in ``scaffolds/tool-<language>/`` (the
 function, its example and its tests, in ``functions/tools/<name>/``), plus what every tool has
 whatever its language: the registry spec, an example event and the template resources (the
-function, its log group, its registry entry). An agent is its spec in ``registry/agents/``;
-``generate`` then writes its state machine, grants, activity and log group."""
+function, its log group, its registry entry, its lines in the dashboard's function charts). An
+agent is its spec in ``registry/agents/`` only: ``generate`` derives everything else (its state
+machine, grants, activities, log group, alarm, the API's rights on it, its dashboard lines)."""
 
 import argparse
 import json
@@ -18,7 +19,6 @@ from typing import Any
 from sfn_agents.generate import (
     BEGIN,
     END,
-    approval_activity_id,
     pascal_case,
     state_machine_id,
     write,
@@ -174,9 +174,9 @@ def _anchor(text: str, candidates: list[str]) -> str | None:
 
 
 def _list_beside(text: str, anchor: str, words: dict[str, str]) -> str:
-    """Wherever a list outside the generated block names ``anchor`` (the API's grants, the
-    alarms, the dashboard's charts), a copy of that entry names the new resource after it:
-    ``words`` maps each of the anchor's names to the new one's."""
+    """Wherever a list outside the generated block names ``anchor`` (the throttles alarm, the
+    dashboard's function charts), a copy of that entry names the new resource after it: ``words``
+    maps each of the anchor's names to the new one's."""
     token = re.compile(rf"\b{anchor}\b")
 
     def copy(entry: str) -> str:
@@ -244,24 +244,6 @@ def new_agent(
         )
         + "\n"
     )
-    existing = [
-        p.stem
-        for p in sorted((project.root / "registry" / "agents").glob("*.json"))
-        if p.stem != name
-    ]
-    text = project.template.read_text()
-    anchor = _anchor(text, [state_machine_id(a) for a in existing])
-    if anchor:
-        old = existing[[state_machine_id(a) for a in existing].index(anchor)]
-        words = {
-            state_machine_id(old): state_machine_id(name),
-            approval_activity_id(old): approval_activity_id(name),
-            old: name,
-            old.replace("-", "_"): name.replace("-", "_"),
-        }
-        text = _list_beside(text, anchor, words)
-        text = _list_beside(text, approval_activity_id(old), words)
-        project.template.write_text(text)
     created = [project.relative(spec)]
     script = _example_script(project, name, tools[0])
     if script:

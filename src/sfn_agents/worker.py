@@ -26,6 +26,8 @@ from typing import Any
 # Variables a command inherits from the worker unless the config names others.
 DEFAULT_ENV_ALLOW = frozenset({"PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"})
 READ_CHUNK = 65_536
+# shlex takes seconds on a command of 200,000 characters; no command a model writes needs that.
+MAX_COMMAND_CHARS = 32_768
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,10 @@ def run_command(request: Any, config: WorkerConfig) -> dict[str, Any]:
     cwd = tool_input.get("working_directory") or None
     if cwd is not None and not isinstance(cwd, str):
         return refuse("tool_input.working_directory must be a string")
+    if len(command) > MAX_COMMAND_CHARS:
+        return refuse(
+            f"the command has {len(command):,} characters; the limit is {MAX_COMMAND_CHARS:,}"
+        )
     if "\0" in command or (cwd and "\0" in cwd):
         return refuse("the command or working directory contains a NUL byte")
     try:

@@ -96,6 +96,43 @@ def test_a_second_run_of_a_busy_session_is_refused_and_loses_nothing(
     assert texts == ["one", "first answer", "two", "second answer"]
 
 
+def test_a_stopped_runs_lock_is_taken_over_by_the_next_run(
+    engine, run_agent, scripted_model, sessions
+):
+    assert run_agent(FOLLOW_UP, "How many teams?", session_id="s-stopped").output["turns"] == 1
+    scripted_model.play({**FOLLOW_UP, "faults": [{"delay_seconds": 3}]})
+    sfn = engine.client("stepfunctions")
+    stuck = sfn.start_execution(
+        stateMachineArn=engine.state_machine_for("sql-agent"),
+        input=json.dumps({"prompt": "Never answered", "session_id": "s-stopped"}),
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while sessions.get("s-stopped").get("active_execution") != stuck:  # it holds the lock
+        assert time.monotonic() < deadline, "the second run never took the session's lock"
+        time.sleep(0.1)
+    sfn.stop_execution(executionArn=stuck)
+    # moto shows ABORTED once the model call in flight returns (AWS at once)
+    while sfn.describe_execution(executionArn=stuck)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the stopped run kept running"
+        time.sleep(0.1)
+    assert sfn.describe_execution(executionArn=stuck)["status"] == "ABORTED"
+    assert sessions.get("s-stopped")["active_execution"] == stuck  # it kept the lock
+
+    again = run_agent(FOLLOW_UP, prompt="And players?", session_id="s-stopped")
+
+    assert again.result.status == "SUCCEEDED", again.result.cause
+    assert again.output["answer"] == "3 messages; earlier: There are 30 teams."
+    item = sessions.get("s-stopped")
+    assert item["runs"] == 2 and "active_execution" not in item
+    texts = [m["content"][0]["text"] for m in sessions.messages("s-stopped")]
+    assert texts == [
+        "How many teams?",
+        "There are 30 teams.",
+        "And players?",
+        "3 messages; earlier: There are 30 teams.",
+    ]
+
+
 def test_executions_named_x_plus_1_and_x_equals_1_keep_their_own_history(engine, scripted_model):
     scripted_model.play(ECHO)
     sfn = engine.client("stepfunctions")

@@ -85,12 +85,10 @@ def test_agents_are_named_as_the_api_derives_their_arns():
 
 
 def test_the_api_role_reaches_exactly_the_templates_agents():
-    statements = {
-        statement["Sid"]: statement
-        for policy in FUNCTION["Policies"]
-        if "Statement" in policy
-        for statement in policy["Statement"]
-    }
+    assert {"Ref": "AgentApiPolicy"} in FUNCTION["Policies"]
+    policy = TEMPLATE.resources["AgentApiPolicy"]
+    assert policy["Type"] == "AWS::IAM::ManagedPolicy"
+    statements = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
     logical_ids = set(agents().values())
     start = statements["StartAndListAgentRuns"]["Resource"]
     assert {ref["Ref"] for ref in start} == logical_ids

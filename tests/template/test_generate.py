@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from sfn_agents import local_iam
 from sfn_agents.cli import main
 from sfn_agents.generate import BEGIN, END, state_machine_id
-from sfn_agents.template import load_yaml
+from sfn_agents.template import Resolver, Template, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = {p.stem: json.loads(p.read_text()) for p in (ROOT / "registry/tools").glob("*.json")}
@@ -107,3 +108,71 @@ def test_each_agents_grants_are_its_tools_exactly(agent):
     assert substitutions["AgentVersion"] == agent["version"]
     remote = _targets(agent, "activity") or {substitutions["ApprovalActivityArn"]["Ref"]}
     assert {substitutions["RemoteActivityArn"]["Ref"]} == remote
+
+
+@pytest.mark.parametrize("agent", AGENTS, ids=lambda a: a["agent_name"])
+def test_each_agent_may_describe_only_its_own_executions(agent):
+    """For taking over a stale session lock (DescribeHolder): its own state machine's runs."""
+    props = load_yaml(ROOT / "template.yaml")["Resources"][state_machine_id(agent["agent_name"])][
+        "Properties"
+    ]
+    statements = [s for p in props["Policies"] if "Statement" in p for s in p["Statement"]]
+    described = [
+        s["Resource"]["Fn::Sub"] for s in statements if s.get("Sid") == "CheckSessionLockHolder"
+    ]
+    own = props["Name"]["Fn::Sub"]
+    assert described == [
+        f"arn:${{AWS::Partition}}:states:${{AWS::Region}}:${{AWS::AccountId}}:execution:{own}:*"
+    ]
+
+
+def test_a_new_agent_spec_alone_gets_its_alarm_dashboard_lines_and_api_rights(project):
+    spec = json.loads((project / "registry/agents/sql-agent.json").read_text())
+    spec["agent_name"] = "word-agent"
+    (project / "registry/agents/word-agent.json").write_text(json.dumps(spec))
+    outside = project / "template.yaml"
+    before = outside.read_text()
+    assert main(["generate", "--template", str(outside)]) == 0
+
+    # Only the generated block changed: no hand edit anywhere else.
+    after = outside.read_text()
+    assert before[: before.index(BEGIN)] == after[: after.index(BEGIN)]
+    assert before[before.index(END) :] == after[after.index(END) :]
+    template = Template.load(outside)
+    resources = template.resources
+    alarm = resources["WordAgentExecutionsAlarm"]["Properties"]
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert {
+        m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"] for m in alarm["Metrics"][:2]
+    } == {"WordAgentStateMachine"}
+    board = resources["AgentsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert board.count('"${WordAgentStateMachine}", {"label": "word-agent"}') == 5
+    assert '"${WordAgentExecutionsAlarm.Arn}"' in board
+
+    # The API's role, as IAM (and the local engine) evaluates it, may start and read the new
+    # agent's runs and answer its approvals, and still nothing of another environment's.
+    resolver = Resolver(template, "us-east-1", "123456789012")
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:sfn-agents-dev-word-agent"
+    activity = "arn:aws:states:us-east-1:123456789012:activity:sfn-agents-dev-word-agent-approval"
+    resolver.record("WordAgentStateMachine", machine, Name="sfn-agents-dev-word-agent")
+    resolver.record("WordAgentApprovalActivity", activity)
+    for logical_id in template.of_type(
+        "AWS::Serverless::StateMachine", "AWS::StepFunctions::Activity"
+    ):
+        if logical_id not in resolver.refs:
+            resolver.record(logical_id, f"arn:other:{logical_id}", Name=f"other-{logical_id}")
+    own = {"AgentApiPolicy": resources["AgentApiPolicy"]["Properties"]["PolicyDocument"]}
+    documents = local_iam.policy_documents(
+        template.function_properties("ApiFunction")["Policies"], own
+    )
+    # (statements on the tables and bucket, not recorded here, are left out)
+    statements, _ = local_iam._resolved_statements(documents, resolver.resolve)
+    execution = machine.replace(":stateMachine:", ":execution:") + ":run-1"
+    for action, resource in [
+        ("states:StartExecution", machine),
+        ("states:DescribeExecution", execution),
+        ("states:GetActivityTask", activity),
+    ]:
+        assert local_iam.evaluate(statements, action, resource) == "allow", action
+    other = machine.replace("sfn-agents-dev-", "sfn-agents-dev-x-")
+    assert local_iam.evaluate(statements, "states:StartExecution", other) != "allow"

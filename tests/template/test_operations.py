@@ -28,9 +28,11 @@ def of_type(kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in RESOURCES.items() if v["Type"] == kind}
 
 
-def dashboard() -> tuple[dict[str, Any], str]:
-    (spec,) = of_type("AWS::CloudWatch::Dashboard").values()
-    text = spec["Properties"]["DashboardBody"]["Fn::Sub"]
+def dashboard(logical_id: str = "Dashboard") -> tuple[dict[str, Any], str]:
+    """The stack's dashboard, or the generated one of its agents (AgentsDashboard)."""
+    text = of_type("AWS::CloudWatch::Dashboard")[logical_id]["Properties"]["DashboardBody"][
+        "Fn::Sub"
+    ]
     return json.loads(re.sub(r"\$\{([^}!]+)\}", r"SUB(\1)", text)), text
 
 
@@ -88,8 +90,8 @@ def test_the_dashboard_charts_usage_cost_turns_tool_and_llm_errors():
         "ExecutionTime",
     ],
 )
-def test_the_dashboard_charts_every_agent_state_machine(metric):
-    body, _ = dashboard()
+def test_the_agents_dashboard_charts_every_agent_state_machine(metric):
+    body, _ = dashboard("AgentsDashboard")
     charted = {
         row[3]
         for widget in body["widgets"]
@@ -124,10 +126,7 @@ def test_the_dashboard_shows_duration_percentiles_and_approvals():
 def test_every_alarm_notifies_the_topic_and_uses_a_threshold_parameter():
     alarms = of_type("AWS::CloudWatch::Alarm")
     (topic,) = of_type("AWS::SNS::Topic")
-    assert {"ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm", "LlmFatalErrorsAlarm"} <= set(
-        alarms
-    )
-    assert {"ThrottlesAlarm", "CostPerHourAlarm"} <= set(alarms)
+    assert {"LlmFatalErrorsAlarm", "ThrottlesAlarm", "CostPerHourAlarm"} <= set(alarms)
     for name, alarm in alarms.items():
         props = alarm["Properties"]
         assert props["AlarmActions"] == [{"Ref": topic}], name
@@ -146,15 +145,41 @@ def test_alarms_on_custom_metrics_use_emitted_dimension_sets():
                 assert key in emitted(), f"{name}: {key} is not emitted"
 
 
-def test_every_agent_execution_counts_in_the_failure_alarms():
-    for name in ("ExecutionsFailedAlarm", "ExecutionsTimedOutAlarm"):
-        metrics = RESOURCES[name]["Properties"]["Metrics"]
-        watched = {
-            m["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
-            for m in metrics
-            if "MetricStat" in m
-        }
-        assert watched == set(STATE_MACHINES), name
+@pytest.mark.parametrize("logical_id", STATE_MACHINES)
+def test_every_agent_has_its_own_alarm_on_its_failed_and_timed_out_executions(logical_id):
+    (alarm,) = [
+        props
+        for props in (a["Properties"] for a in of_type("AWS::CloudWatch::Alarm").values())
+        if any(
+            m.get("MetricStat", {}).get("Metric", {}).get("Dimensions")
+            == [{"Name": "StateMachineArn", "Value": {"Ref": logical_id}}]
+            for m in props["Metrics"]
+        )
+    ]
+    watched = {
+        m["Id"]: m["MetricStat"]["Metric"]["MetricName"]
+        for m in alarm["Metrics"]
+        if "MetricStat" in m
+    }
+    assert watched == {"failed": "ExecutionsFailed", "timed_out": "ExecutionsTimedOut"}
+    (total,) = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    assert total["Expression"] == "failed + timed_out"
+    assert len(alarm["Metrics"]) <= 10  # CloudWatch's hard limit on an alarm's metrics
+
+
+def test_the_agents_dashboard_shows_each_agents_alarm():
+    body, _ = dashboard("AgentsDashboard")
+    (alarms,) = [w["properties"]["alarms"] for w in body["widgets"] if w["type"] == "alarm"]
+    assert sorted(alarms) == sorted(
+        f"SUB({name}.Arn)"
+        for name, alarm in of_type("AWS::CloudWatch::Alarm").items()
+        if alarm["Properties"]["Metrics"][0]
+        .get("MetricStat", {})
+        .get("Metric", {})
+        .get("Namespace")
+        == "AWS/States"
+    )
+    assert len(alarms) == len(STATE_MACHINES)
 
 
 def test_the_email_subscription_is_optional():

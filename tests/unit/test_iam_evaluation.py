@@ -267,8 +267,7 @@ def test_a_missing_activity_grant_denies_taking_approvals(template_copy):
     def edit(resources: dict[str, Any]) -> None:
         (statement,) = [
             s
-            for p in resources["ApiFunction"]["Properties"]["Policies"]
-            for s in p.get("Statement", [])
+            for s in resources["AgentApiPolicy"]["Properties"]["PolicyDocument"]["Statement"]
             if s.get("Sid") == "TakeAndAnswerApprovals"
         ]
         statement["Resource"].remove({"Ref": "SqlApprovalAgentApprovalActivity"})

@@ -44,6 +44,7 @@ def run(command: Any, config: WorkerConfig = CONFIG, **tool_input: Any) -> dict[
         ({"tool_input": {"command": "echo hi", "working_directory": "/tmp\x00"}}, "NUL byte"),
         ({"tool_input": {"command": "echo hi", "working_directory": 7}}, "must be a string"),
         ({"tool_input": {"command": "echo 'unclosed"}}, "cannot parse"),
+        ({"tool_input": {"command": "echo " + "A" * 40_000}}, "the limit is 32,768"),
         ({"tool_input": {"command": "''"}}, "not on this worker's allow-list"),
         ({"tool_input": {"command": "/bin/echo hi"}}, "not on this worker's allow-list"),
         ({"tool_input": {"command": "echo hi", "working_directory": "/no/such"}}, "cannot run"),
