@@ -1,199 +1,95 @@
-"""Human approval from the terminal: find the approval requests agents are waiting on, hold them,
-and answer them. Works against AWS and against the local engine alike.
+"""Human approval from the terminal, through the same store as the HTTP API and its web UI:
+``agent_core.approvals`` over the stack's approvals table (``sfn-agents-approvals-ENV``, as
+template.yaml names it), on AWS or on the engine at ``SFN_AGENTS_ENDPOINT``. A request either side
+took is listed and answered on both, under the same id, and answering twice is refused.
 
-Step Functions activities are pull-based: a request is delivered to whoever calls GetActivityTask
-first, with a task token that answers it. To avoid taking tasks blindly, the desk first reads the
-running executions' histories for approval tasks scheduled and not yet picked up, then takes
-exactly those. What the desk holds and how far it has read each history are kept in a small file
-per endpoint (AWS or one engine), so a look costs one history read per running execution of an
-agent with an approval activity, and requests of one engine never show on another.
-"""
+The approval activities to take from are found by the template's naming rule: agent AGENT asks on
+the activity ``sfn-agents-ENV-AGENT-approval`` and runs on the state machine
+``sfn-agents-ENV-AGENT`` (one ListActivities call; the state machine's ARN follows)."""
 
 import getpass
-import hashlib
-import json
 import os
-import re
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from sfn_agents.run_events import HistoryReader
+from sfn_agents import aws
+from sfn_agents.history import layer_module
 
 APPROVAL_SUFFIX = "-approval"
-DONE_EVENTS = ("ActivityStarted", "ActivityTimedOut", "ActivityFailed")
 
 
-@dataclass
-class Approval:
-    id: str
-    token: str
-    activity_arn: str
-    request: dict[str, Any]
-    received_at: str
+def table_name(env: str) -> str:
+    return f"sfn-agents-approvals-{env}"
 
-    @property
-    def summary(self) -> str:
-        request = self.request
-        return (
-            f"{self.id}  {request.get('agent_name', '?')}  {request.get('tool_name', '?')}  "
-            f"{json.dumps(request.get('tool_input', {}), ensure_ascii=False)}"
+
+class MissingTable(Exception):
+    """The stack's approvals table is not where the commands look."""
+
+
+def _queues(sfn: Any, env: str) -> list[Any]:
+    queue = layer_module("approvals").ApprovalQueue
+    prefix = f"sfn-agents-{env}-"
+    return [
+        queue(
+            agent=activity["name"].removeprefix(prefix).removesuffix(APPROVAL_SUFFIX),
+            state_machine_arn=activity["activityArn"]
+            .replace(":activity:", ":stateMachine:")
+            .removesuffix(APPROVAL_SUFFIX),
+            activity_arn=activity["activityArn"],
         )
-
-    @property
-    def execution_name(self) -> str:
-        return str((self.request.get("context") or {}).get("execution_name", ""))
-
-
-@dataclass
-class _Followed:
-    """How far one running execution's history was read, and its approval tasks still waiting
-    (scheduled event id -> activity ARN)."""
-
-    after: int = 0
-    waiting: dict[str, str] = field(default_factory=dict)
+        for page in sfn.get_paginator("list_activities").paginate()
+        for activity in page["activities"]
+        if activity["name"].startswith(prefix) and activity["name"].endswith(APPROVAL_SUFFIX)
+    ]
 
 
-def default_store(endpoint: str | None = None) -> Path:
-    """``~/.sfn-agents/approvals/<endpoint>.json`` (``SFN_AGENTS_HOME`` moves the folder)."""
-    home = Path(os.environ.get("SFN_AGENTS_HOME", Path.home() / ".sfn-agents"))
-    where = endpoint or f"aws-{os.environ.get('AWS_PROFILE', 'default')}"
-    return home / "approvals" / (re.sub(r"[^\w.-]+", "-", where).strip("-") + ".json")
+def reviewer(name: str = "") -> dict[str, str]:
+    """Who answers from this terminal: the name given (default: the user name), the user and
+    host, and on AWS the caller's identity (the ARN the decision was made with)."""
+    user = getpass.getuser()
+    who = {"name": name or user, "user": f"{user}@{os.uname().nodename}"}
+    if not aws.endpoint():
+        who["aws_identity"] = aws.client("sts").get_caller_identity()["Arn"]
+    return who
 
 
 class ApprovalDesk:
-    def __init__(self, sfn: Any, store: Path | None = None, worker_name: str = "") -> None:
-        self.sfn = sfn
-        self.store = store or default_store(sfn.meta.endpoint_url)
-        self.worker_name = worker_name or f"sfn-agents-approvals@{os.uname().nodename}"
+    """``agent_core.approvals.ApprovalStore`` for the terminal (no metrics: EMF is a Lambda log
+    format; Step Functions' activity metrics count what the terminal takes and answers)."""
 
-    # ------------------------------------------------------------------ the local store
-    def _load(self) -> tuple[dict[str, Approval], dict[str, _Followed]]:
-        if not self.store.is_file():
-            return {}, {}
-        data = json.loads(self.store.read_text())
-        held = {k: Approval(**v) for k, v in data.get("held", {}).items()}
-        followed = {k: _Followed(**v) for k, v in data.get("executions", {}).items()}
-        return held, followed
-
-    def _save(self, held: dict[str, Approval], followed: dict[str, _Followed]) -> None:
-        self.store.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "held": {k: asdict(v) for k, v in held.items()},
-            "executions": {k: asdict(v) for k, v in followed.items()},
-        }
-        self.store.write_text(json.dumps(data, indent=2))
-
-    # ------------------------------------------------------------------ discovery
-    def _running(self) -> dict[str, set[str]]:
-        """Approval activity ARN -> names of the running executions of its agent (an agent's
-        approval activity is named after its state machine, plus ``-approval``)."""
-        activities = {
-            a["name"].removesuffix(APPROVAL_SUFFIX): a["activityArn"]
-            for page in self.sfn.get_paginator("list_activities").paginate()
-            for a in page["activities"]
-            if a["name"].endswith(APPROVAL_SUFFIX)
-        }
-        running: dict[str, set[str]] = {}
-        for page in self.sfn.get_paginator("list_state_machines").paginate():
-            for machine in page["stateMachines"]:
-                if machine["name"] not in activities:
-                    continue
-                executions = running.setdefault(activities[machine["name"]], set())
-                for listed in self.sfn.get_paginator("list_executions").paginate(
-                    stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
-                ):
-                    executions |= {e["executionArn"] for e in listed["executions"]}
-        return running
-
-    def _catch_up(self, execution_arn: str, state: _Followed, activity_arn: str) -> None:
-        reader = HistoryReader(self.sfn, execution_arn, after=state.after)
-        for event in reader.read():
-            if event["type"] == "ActivityScheduled":
-                if event["activityScheduledEventDetails"]["resource"] == activity_arn:
-                    state.waiting[str(event["id"])] = activity_arn
-            elif event["type"] in DONE_EVENTS:
-                state.waiting.pop(str(event.get("previousEventId", -1)), None)
-        state.after = reader.after
-
-    def pending(self) -> list[Approval]:
-        """Requests held here plus the ones agents are waiting on now (taken and held)."""
-        held, followed = self._load()
-        running = self._running()
-        live = {arn for arns in running.values() for arn in arns}
-        followed = {arn: state for arn, state in followed.items() if arn in live}
-        live_names = {arn.rsplit(":", 1)[-1] for arn in live}
-        watched = set(running)
-        held = {  # requests of runs that ended (or of an engine since restarted) are gone
-            k: a
-            for k, a in held.items()
-            if a.activity_arn not in watched or a.execution_name in live_names
-        }
-        for activity_arn, executions in running.items():
-            count = 0
-            for execution_arn in executions:
-                state = followed.setdefault(execution_arn, _Followed())
-                self._catch_up(execution_arn, state, activity_arn)
-                count += len(state.waiting)
-            for _ in range(count):
-                approval = self._take(activity_arn)
-                if approval is None:
-                    break
-                held[approval.id] = approval
-        self._save(held, followed)
-        return list(held.values())
-
-    def _take(self, activity_arn: str) -> Approval | None:
-        task = self.sfn.get_activity_task(activityArn=activity_arn, workerName=self.worker_name)
-        token = task.get("taskToken")
-        if not token:
-            return None
-        return Approval(
-            id=hashlib.sha256(token.encode()).hexdigest()[:8],
-            token=token,
-            activity_arn=activity_arn,
-            request=json.loads(task.get("input") or "{}"),
-            received_at=datetime.now(UTC).isoformat(timespec="seconds"),
+    def __init__(self, sfn: Any, dynamodb: Any, env: str = "dev") -> None:
+        self.env = env
+        self.where = sfn.meta.endpoint_url
+        self.store = layer_module("approvals").ApprovalStore(
+            sfn,
+            dynamodb.Table(table_name(env)),
+            lambda: _queues(sfn, env),
+            f"sfn-agents-approvals@{os.uname().nodename}",
         )
 
-    # ------------------------------------------------------------------ answers
-    def _answer(self, approval_id: str, decision: dict[str, Any]) -> Approval:
-        held, followed = self._load()
-        approval = held.pop(approval_id, None)
-        if approval is None:
-            raise KeyError(f"no pending approval {approval_id}; run `sfn-agents approvals`")
-        decision = {
-            "reviewer": decision.pop("reviewer", None) or getpass.getuser(),
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            **decision,
-        }
+    @contextmanager
+    def _table(self) -> Iterator[None]:
         try:
-            self.sfn.send_task_success(taskToken=approval.token, output=json.dumps(decision))
+            yield
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("TaskTimedOut", "TaskDoesNotExist"):
+            if error.response["Error"]["Code"] != "ResourceNotFoundException":
                 raise
-            self._save(held, followed)
-            raise TimeoutError(f"approval {approval_id} expired before it was answered") from None
-        self._save(held, followed)
-        return approval
+            raise MissingTable(
+                f"no approvals table {table_name(self.env)} at {self.where}: deploy the stack "
+                "(its ApprovalsTable) or give the --env it was deployed with"
+            ) from None
 
-    def approve(self, approval_id: str, notes: str = "", reviewer: str = "") -> Approval:
-        return self._answer(
-            approval_id, {"approved": True, "review_notes": notes, "reviewer": reviewer}
-        )
+    def pending(self) -> list[dict[str, Any]]:
+        with self._table():
+            return list(self.store.pending())
 
-    def reject(
-        self, approval_id: str, reason: str, notes: str = "", reviewer: str = ""
-    ) -> Approval:
-        return self._answer(
-            approval_id,
-            {
-                "approved": False,
-                "rejection_reason": reason,
-                "review_notes": notes,
-                "reviewer": reviewer,
-            },
-        )
+    def answer(
+        self, approval: str, decision: dict[str, Any], who: dict[str, str]
+    ) -> dict[str, Any]:
+        """The answered item; ``UnknownApproval``/``AlreadyAnswered`` of agent_core.approvals
+        when there is nothing to answer."""
+        with self._table():
+            return dict(self.store.answer(approval, decision, who))

@@ -360,33 +360,47 @@ def cmd_local_start(args: argparse.Namespace) -> int:
             return 0
 
 
-def cmd_approvals(args: argparse.Namespace) -> int:
+def _desk(args: argparse.Namespace) -> Any:
     from sfn_agents.approvals import ApprovalDesk
 
-    pending = ApprovalDesk(aws.client("stepfunctions")).pending()
+    dynamodb = aws.session(aws.endpoint()).resource("dynamodb", endpoint_url=aws.endpoint())
+    return ApprovalDesk(aws.client("stepfunctions"), dynamodb, env=args.env)
+
+
+def cmd_approvals(args: argparse.Namespace) -> int:
+    from sfn_agents.approvals import MissingTable
+
+    try:
+        pending = _desk(args).pending()
+    except MissingTable as error:
+        raise Failure(str(error)) from None
     if not pending:
         print("no pending approvals")
     for approval in pending:
-        print(approval.summary)
+        print(
+            f"{approval['approval_id']}  {approval['agent']}  {approval['tool']}  "
+            f"{json.dumps(approval['input'], ensure_ascii=False)}"
+        )
     return 0
 
 
 def cmd_answer(args: argparse.Namespace) -> int:
-    from sfn_agents.approvals import ApprovalDesk
+    from sfn_agents.approvals import MissingTable, reviewer
+    from sfn_agents.history import layer_module
 
-    desk = ApprovalDesk(aws.client("stepfunctions"))
+    errors = layer_module("approvals")
+    if args.command == "approve":
+        decision = {"approved": True, "review_notes": args.notes}
+    else:
+        decision = {"approved": False, "rejection_reason": args.reason, "review_notes": args.notes}
     try:
-        if args.command == "approve":
-            approval = desk.approve(args.id, notes=args.notes, reviewer=args.reviewer)
-        else:
-            approval = desk.reject(args.id, args.reason, notes=args.notes, reviewer=args.reviewer)
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from None
-    except TimeoutError as error:
+        approval = _desk(args).answer(args.id, decision, reviewer(args.reviewer))
+    except errors.UnknownApproval:
+        raise UsageError(f"no pending approval {args.id}; run `sfn-agents approvals`") from None
+    except (errors.AlreadyAnswered, MissingTable) as error:
         raise Failure(str(error)) from None
-    verb = "approved" if args.command == "approve" else "rejected"
-    request = approval.request
-    print(f"{verb} {approval.id}: {request.get('tool_name')} for {request.get('agent_name')}")
+    answered, tool, agent = approval["status"], approval["tool"], approval["agent"]
+    print(f"{answered} {approval['approval_id']}: {tool} for {agent}")
     return 0
 
 
@@ -542,9 +556,11 @@ def build_parser() -> argparse.ArgumentParser:
     start.set_defaults(handler=cmd_local_start)
 
     approvals = commands.add_parser("approvals", help="list the tool calls waiting for approval")
+    approvals.add_argument("--env", default="dev", help="EnvironmentName of the stack")
     approvals.set_defaults(handler=cmd_approvals)
     for verb in ("approve", "reject"):
         answer = commands.add_parser(verb, help=f"{verb} a pending tool call")
+        answer.add_argument("--env", default="dev", help="EnvironmentName of the stack")
         answer.add_argument("id", help="the id `sfn-agents approvals` shows")
         if verb == "reject":
             answer.add_argument("--reason", required=True, help="why, for the model to read")

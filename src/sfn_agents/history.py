@@ -1,5 +1,5 @@
-"""The CLI's view of stored conversations and sessions, through the same agent_core modules the
-Lambda functions use (layers/agent_core), so the storage format is declared once."""
+"""The CLI's view of stored conversations, sessions and approvals, through the same agent_core
+modules the Lambda functions use (layers/agent_core), so the storage format is declared once."""
 
 from functools import cache
 from pathlib import Path
@@ -11,7 +11,8 @@ LAYER = Path(__file__).resolve().parents[2] / "layers" / "agent_core"
 
 
 @cache
-def _module(name: str) -> Any:
+def layer_module(name: str) -> Any:
+    """``agent_core.NAME`` from the layer, imported once."""
     return import_isolated(f"agent_core.{name}", [LAYER])
 
 
@@ -19,10 +20,10 @@ def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str
     """The full message history a run's conversation reference points to."""
     if not conversation:
         return []
-    store = _module("conversation").ConversationStore(conversation["bucket"], s3)
+    store = layer_module("conversation").ConversationStore(conversation["bucket"], s3)
     return list(store.load(conversation))
 
 
 def session_store(table_name: str, bucket: str, dynamodb: Any, s3: Any) -> Any:
     """An agent_core.sessions.SessionStore."""
-    return _module("sessions").SessionStore(table_name, bucket, dynamodb=dynamodb, s3=s3)
+    return layer_module("sessions").SessionStore(table_name, bucket, dynamodb=dynamodb, s3=s3)

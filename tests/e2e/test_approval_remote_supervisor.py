@@ -4,6 +4,7 @@ import json
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
+import boto3
 import pytest
 
 from sfn_agents.approvals import ApprovalDesk
@@ -14,9 +15,28 @@ def query(sql: str) -> dict:
     return {"name": "execute_sql_query", "input": {"sql_query": sql}}
 
 
+class Desk(ApprovalDesk):
+    """The terminal's desk, showing only requests that arrive after it was made (the engine and
+    its approvals table serve the whole test session)."""
+
+    def __init__(self, sfn, dynamodb) -> None:
+        super().__init__(sfn, dynamodb)
+        self.before = {a["approval_id"] for a in super().pending()}
+
+    def pending(self) -> list[dict]:
+        return [a for a in super().pending() if a["approval_id"] not in self.before]
+
+
 @pytest.fixture
-def desk(engine, tmp_path):
-    return ApprovalDesk(engine.client("stepfunctions"), store=tmp_path / "approvals.json")
+def desk(engine):
+    dynamodb = boto3.resource("dynamodb", endpoint_url=engine.endpoint, region_name="us-east-1")
+    return Desk(engine.client("stepfunctions"), dynamodb)
+
+
+def approve(desk: ApprovalDesk, approval: dict, notes: str = "", reviewer: str = "ana") -> None:
+    desk.answer(
+        approval["approval_id"], {"approved": True, "review_notes": notes}, {"name": reviewer}
+    )
 
 
 @pytest.fixture
@@ -64,20 +84,20 @@ APPROVAL_SCRIPT = {
 def test_approved_query_runs_and_costs_four_transitions(run_agent, desk, in_background):
     future: Future = in_background(run_agent, APPROVAL_SCRIPT, agent="sql-approval-agent")
     (approval,) = wait_for_approvals(desk)
-    assert approval.request["tool_name"] == "execute_sql_query"
-    assert approval.request["tool_input"] == {"sql_query": "SELECT name FROM teams ORDER BY name"}
-    assert approval.request["agent_name"] == "sql-approval-agent"
-    assert approval.request["context"]["state_machine"].endswith("sql-approval-agent")
-    assert approval.request["tool_use_id"].startswith("toolu_")
-    assert approval.request["timestamp"]
+    assert approval["tool"] == "execute_sql_query"
+    assert approval["input"] == {"sql_query": "SELECT name FROM teams ORDER BY name"}
+    assert approval["agent"] == "sql-approval-agent"
+    assert approval["tool_use_id"].startswith("toolu_")
+    assert approval["requested_at"]
 
-    desk.approve(approval.id, notes="read-only, fine", reviewer="ana@example.com")
+    approve(desk, approval, notes="read-only, fine", reviewer="ana@example.com")
     run = future.result(timeout=60)
 
     assert run.result.status == "SUCCEEDED"
+    assert approval["run_id"] == run.result.execution_arn.rsplit(":", 1)[-1]
     (result,) = run.tool_results()
     assert result["is_error"] is False and json.loads(result["content"])["row_count"] == 30
-    assert iteration_transitions(run, approval.request["tool_use_id"]) == 4
+    assert iteration_transitions(run, approval["tool_use_id"]) == 4
     assert desk.pending() == []
 
 
@@ -93,12 +113,15 @@ def test_rejected_query_reaches_the_model_which_changes_its_approach(
     }
     future: Future = in_background(run_agent, script, agent="sql-approval-agent")
     (first,) = wait_for_approvals(desk)
-    desk.reject(
-        first.id, reason="Do not dump personal data", notes="Aggregate instead", reviewer="jo"
-    )
+    rejection = {
+        "approved": False,
+        "rejection_reason": "Do not dump personal data",
+        "review_notes": "Aggregate instead",
+    }
+    desk.answer(first["approval_id"], rejection, {"name": "jo"})
     (second,) = wait_for_approvals(desk)
-    assert second.request["tool_input"]["sql_query"] == "SELECT COUNT(*) FROM players"
-    desk.approve(second.id)
+    assert second["input"]["sql_query"] == "SELECT COUNT(*) FROM players"
+    approve(desk, second)
     run = future.result(timeout=60)
 
     assert run.result.status == "SUCCEEDED"
@@ -317,24 +340,3 @@ def test_a_failing_sub_agent_reaches_the_supervisor_as_an_error_result(run_agent
     assert result["content"].startswith("Error: tool ask_sql_agent failed (States.TaskFailed)")
     assert "LlmFatalError" in result["content"]
     assert run.output["answer"] == "The SQL agent failed, sorry."
-
-
-def test_requests_of_runs_that_ended_are_dropped(engine, tmp_path):
-    sfn = engine.client("stepfunctions")
-    activity = next(
-        a["activityArn"]
-        for a in sfn.list_activities()["activities"]
-        if a["name"].endswith("-sql-approval-agent-approval")
-    )
-    store = tmp_path / "approvals.json"
-    stale = {
-        "id": "0badc0de",
-        "token": "token-of-a-run-on-an-engine-since-restarted",
-        "activity_arn": activity,
-        "request": {"tool_name": "execute_sql_query", "context": {"execution_name": "gone"}},
-        "received_at": "2026-12-01T00:00:00+00:00",
-    }
-    store.write_text(json.dumps({"held": {"0badc0de": stale}, "executions": {}}))
-
-    assert ApprovalDesk(sfn, store=store).pending() == []
-    assert json.loads(store.read_text())["held"] == {}

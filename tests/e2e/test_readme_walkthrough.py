@@ -109,7 +109,7 @@ class Terminals:
 def test_the_approval_walkthrough_works_as_written_without_aws(machine):
     port = str(free_port())
     terminals = Terminals(machine, port)
-    approval_id, readme_id = "", "3f9c2a1b"
+    approval_id, readme_id = "", "3f9c2a1b5d7e8f60"
     steps, carried_on = walkthrough()
     try:
         for terminal, command, expected in steps:

@@ -114,7 +114,11 @@ def test_the_dashboard_charts_every_function(metric):
 def test_the_dashboard_shows_duration_percentiles_and_approvals():
     _, text = dashboard()
     assert '"stat": "p50"' in text and '"stat": "p99"' in text
-    assert "ActivitiesScheduled" in text and "RUNNING_SUM" in text
+    assert "ActivitiesScheduled" in text and "RUNNING_SUM" in text  # waiting, whoever answers
+    assert {
+        ("ApprovalsRequested", ("agent",)),
+        ("ApprovalsAnswered", ("decision",)),
+    } <= charted_custom_metrics()
 
 
 def test_every_alarm_notifies_the_topic_and_uses_a_threshold_parameter():

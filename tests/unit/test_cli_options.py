@@ -2,12 +2,14 @@
 
 import io
 import json
+import os
 from pathlib import Path
 
+import boto3
 import pytest
+from botocore.stub import Stubber
 
-from sfn_agents import aws, cli
-from sfn_agents.approvals import default_store
+from sfn_agents import approvals, aws, cli
 from sfn_agents.catalog import Catalog, UnknownName
 from sfn_agents.render import AgentPrinter, failure_reason
 from sfn_agents.run_events import StepTranslator
@@ -133,12 +135,6 @@ def test_worker_region_comes_from_the_activity_arn():
     assert aws.arn_region(arn) == "eu-central-1"
 
 
-def test_approvals_are_kept_per_endpoint(monkeypatch, tmp_path):
-    monkeypatch.setenv("SFN_AGENTS_HOME", str(tmp_path))
-    one, two = default_store("http://127.0.0.1:8566"), default_store("http://127.0.0.1:9000")
-    assert one != two and one.parent == two.parent == tmp_path / "approvals"
-
-
 def test_names_are_the_templates_in_every_mode():
     catalog = Catalog.load(ROOT / "template.yaml")
     by_agent, by_logical_id = (
@@ -198,3 +194,19 @@ def test_each_result_is_printed_once_next_to_its_call():
         "  ✗ execute_sql_query#first1: boom",
         "  ← get_db_schema#second: ok",
     ]
+
+
+def test_a_reviewer_on_aws_is_recorded_with_the_callers_identity(monkeypatch):
+    sts = boto3.client("sts", region_name="eu-west-1")
+    arn = "arn:aws:sts::123456789012:assumed-role/Reviewers/ana"
+    stub = Stubber(sts)
+    stub.add_response(
+        "get_caller_identity", {"Arn": arn, "UserId": "AROAEXAMPLE:ana", "Account": "123456789012"}
+    )
+    monkeypatch.delenv("SFN_AGENTS_ENDPOINT", raising=False)
+    monkeypatch.setattr(aws, "client", lambda service: {"sts": sts}[service])
+    with stub:
+        who = approvals.reviewer("Ana Lima")
+    stub.assert_no_pending_responses()
+    assert who["name"] == "Ana Lima" and who["aws_identity"] == arn
+    assert who["user"].endswith(f"@{os.uname().nodename}")

@@ -8,10 +8,10 @@ import uuid
 from datetime import UTC
 from typing import Any
 
+from agent_core.approvals import approval_id
 from agent_core.run_events import TERMINAL_EVENTS, HistoryReader, PollInterval, StepTranslator
 from botocore.exceptions import ClientError
 
-from agent_api.approvals import approval_id
 from agent_api.errors import BadRequest, NotFound
 from agent_api.service import TableService
 

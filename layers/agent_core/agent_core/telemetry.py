@@ -11,6 +11,10 @@ from aws_lambda_powertools.metrics import EphemeralMetrics, Metrics, MetricUnit
 from agent_core.errors import LlmFatalError, LlmRetryableError, MalformedLlmEvent
 from agent_core.messages import Message, Usage
 from agent_core.metric_names import (
+    APPROVALS_ANSWERED,
+    APPROVALS_ANSWERED_DIMENSIONS,
+    APPROVALS_REQUESTED,
+    APPROVALS_REQUESTED_DIMENSIONS,
     COST,
     ENVIRONMENT,
     LLM_ERROR_DIMENSIONS,
@@ -77,6 +81,16 @@ def record_tool_errors(agent: str, history: Sequence[Message], new: Sequence[Mes
     )
     for tool, count in sorted(errors.items()):
         _emit(TOOL_ERRORS, count, TOOL_DIMENSIONS, {"agent": agent, "tool": tool})
+
+
+def record_approval(event: str, agent: str, decision: str | None) -> None:
+    """An approval request first recorded (``requested``) or a decision that reached its run
+    (``answered``, with ``approved`` or ``rejected``): agent_core.approvals' counter."""
+    if event == "requested":
+        _emit(APPROVALS_REQUESTED, 1, APPROVALS_REQUESTED_DIMENSIONS, {"agent": agent})
+    else:
+        values = {"agent": agent, "decision": str(decision)}
+        _emit(APPROVALS_ANSWERED, 1, APPROVALS_ANSWERED_DIMENSIONS, values)
 
 
 def counts_llm_errors[**P, R](turn: Callable[P, R]) -> Callable[P, R]:
