@@ -1,6 +1,6 @@
 """How the local engine wires each LLM provider: its function, its scripted protocol, the base-URL
 variable its SDK reads, and the secret key it needs. Named OpenAI-compatible providers come from
-functions/llm/openai/providers.json, so adding one there is all it takes."""
+functions/llm/openai/openai_llm/providers.json, so adding one there is all it takes."""
 
 import json
 from dataclasses import dataclass
@@ -27,7 +27,7 @@ FIXED = (
 
 def providers(template_root: Path) -> dict[str, Provider]:
     table = {p.name: p for p in FIXED}
-    named = template_root / "functions" / "llm" / "openai" / "providers.json"
+    named = template_root / "functions" / "llm" / "openai" / "openai_llm" / "providers.json"
     if named.is_file():
         for name, spec in json.loads(named.read_text()).items():
             if not name.startswith("_"):

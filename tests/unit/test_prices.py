@@ -21,7 +21,7 @@ def default_models() -> dict[str, str]:
     model, else its provider's default)."""
     template = Template.load(ROOT / "template.yaml")
     table = providers(ROOT)
-    named = json.loads((ROOT / "functions/llm/openai/providers.json").read_text())
+    named = json.loads((ROOT / "functions/llm/openai/openai_llm/providers.json").read_text())
 
     def function_default(provider: str) -> str:
         env = template.function_properties(table[provider].function)["Environment"]["Variables"]
