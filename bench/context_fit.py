@@ -4,8 +4,9 @@ max_input_tokens 30,000, with ~14 KB tool results, at 10, 50 and 200 turns.
 A warm function keeps the conversation's message objects from turn to turn; each turn adds the
 tool results and the model's reply. For each length it reports the median fit+check milliseconds
 of the last five turns, for this tree and, side by side, for the same functions at ``--before``
-(a git revision, default main). Writes bench/results/context_fit.json.
-Usage: python bench/context_fit.py [--turns 10 50 200] [--before main]
+(a git revision, default BEFORE: the last commit whose functions serialised and checked the
+whole history every turn). Writes bench/results/context_fit.json.
+Usage: python bench/context_fit.py [--turns 10 50 200] [--before REVISION]
 """
 
 import argparse
@@ -24,6 +25,7 @@ from sfn_agents.python_runtime import import_isolated
 BUDGET = 30_000
 RESULT = "0" * 14_000
 TOOLS = [{"name": "execute_sql_query", "description": "Run SQL.", "input_schema": {}}]
+BEFORE = "9ea20e5368ae"
 MODULES = ("__init__", "errors", "messages", "context")
 
 
@@ -67,7 +69,7 @@ def turn_ms(turns: int, step: Any) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--turns", type=int, nargs="+", default=[10, 50, 200])
-    parser.add_argument("--before", default="main")
+    parser.add_argument("--before", default=BEFORE)
     args = parser.parse_args()
     messages = import_isolated("agent_core.messages", [LAYER])
     context = import_isolated("agent_core.context", [LAYER])
