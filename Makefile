@@ -43,13 +43,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Every function is a package of its own name, so one mypy run checks them all (pyproject.toml's
+# mypy_path has their directories; a tool `sfn-agents new tool` adds joins it through MYPYPATH).
 PYTHON_TOOLS := $(patsubst %/requirements.txt,%,$(wildcard functions/tools/*/requirements.txt))
-PYTHON_FUNCTIONS := $(wildcard functions/llm/*) $(PYTHON_TOOLS) functions/api registry
+PYTHON_PACKAGES := $(wildcard functions/llm/*/*_llm functions/tools/*/*_tool) functions/api/agent_api \
+  registry/registry_sync
 
 typecheck: install
-	$(BIN)/mypy src layers/agent_core/agent_core
-	@for dir in $(PYTHON_FUNCTIONS); do \
-	  MYPYPATH=layers/agent_core $(BIN)/mypy --explicit-package-bases $$dir || exit 1; done
+	MYPYPATH=$(subst $(eval) ,:,$(PYTHON_TOOLS)) $(BIN)/mypy src layers/agent_core/agent_core $(PYTHON_PACKAGES)
 
 validate: install
 	$(BIN)/sfn-agents generate --check

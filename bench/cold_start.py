@@ -2,10 +2,11 @@
 
 For each function, medians over fresh processes, loaded as Lambda loads them (tracing on, so
 Powertools' Tracer patches libraries through aws_xray_sdk):
-- handler: `import app` (its handler module);
+- handler: `import <name>_llm.handler` and its first `caller()` (the clients it builds from its
+  settings on the first invocation, the rest of what was Lambda's init phase);
 - SDK: its SDK alone (for Bedrock boto3 plus a bedrock-runtime client, which its handler builds
   at import);
-- overhead: `import app` timed in a process that has already imported the SDK, i.e. what the
+- overhead: the handler timed in a process that has already imported the SDK, i.e. what the
   handler adds to the SDK, measured directly (handler - SDK, the difference of two noisy medians,
   is printed too). Goal: overhead <= 0.15 s.
 And the built size of the function plus the AgentCoreLayer when `make build` filled .aws-sam/build.
@@ -81,6 +82,10 @@ def child_env(name: str, fn_dir: Path) -> dict[str, str]:
     }
 
 
+def handler_code(name: str) -> str:
+    return f"from {name}_llm import handler; handler.caller()"
+
+
 def run_child(
     name: str, code: str, setup: str = "", importtime: bool = False, warm_up: bool = False
 ) -> subprocess.CompletedProcess[str]:
@@ -104,7 +109,7 @@ def run_child(
 
 def warm_up(name: str) -> None:
     """Compile byte-code and fill the page cache; keep only the stdlib's byte-code for --no-pyc."""
-    run_child(name, "import app", warm_up=True)
+    run_child(name, handler_code(name), warm_up=True)
     stdlib = Path(sysconfig.get_path("stdlib")).relative_to("/")
     shutil.copytree(PYCACHE / stdlib, STDLIB_ONLY / stdlib, dirs_exist_ok=True)
 
@@ -117,7 +122,7 @@ def seconds(name: str, code: str, setup: str = "") -> tuple[float, float]:
 
 def beyond_sdk(name: str, sdk: str) -> dict[str, Any]:
     """`python -X importtime` of the handler after the SDK: slowest modules and packages."""
-    stderr = run_child(name, "import app", sdk, importtime=True).stderr
+    stderr = run_child(name, handler_code(name), sdk, importtime=True).stderr
     extra: dict[str, tuple[float, float]] = {}  # module -> (self s, cumulative s)
     for line in stderr.partition("-- timed --")[2].splitlines():
         if line.startswith("import time:") and "self [us]" not in line:
@@ -159,7 +164,8 @@ def sizes(build_dir: Path, logical_id: str) -> dict[str, int] | None:
 
 def measure(name: str, sdk: str, repeats: int) -> dict[str, Any]:
     warm_up(name)
-    kinds = {"handler": ("", "import app"), "sdk": ("", sdk), "overhead": (sdk, "import app")}
+    handler = handler_code(name)
+    kinds = {"handler": ("", handler), "sdk": ("", sdk), "overhead": (sdk, handler)}
     runs: dict[str, list[tuple[float, float]]] = {kind: [] for kind in kinds}
     for _ in range(repeats):  # interleaved, so drifting load hits every kind alike
         for kind, (setup, code) in kinds.items():

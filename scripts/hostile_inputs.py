@@ -26,7 +26,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "agent_core"
 sys.path.insert(0, str(ROOT / "src"))
 
-from sfn_agents.python_runtime import load_handler  # noqa: E402
+from sfn_agents.python_runtime import Handler  # noqa: E402
+from sfn_agents.python_runtime import load_handler as load_from  # noqa: E402
+from sfn_agents.template import Template  # noqa: E402
 from sfn_agents.thread_env import overlay  # noqa: E402
 
 BUCKET = "hostile-artifacts"
@@ -538,8 +540,18 @@ def aws_sandbox() -> Iterator[str]:
                 os.environ[key] = value
 
 
+def load_handler(code_dir: str, env: dict[str, str]) -> Handler:
+    """The handler template.yaml gives the function whose CodeUri is ``code_dir``."""
+    template = Template.load(ROOT / "template.yaml")
+    for logical_id in template.of_type("AWS::Serverless::Function"):
+        props = template.function_properties(logical_id)
+        if str(props.get("CodeUri", "")).rstrip("/") == code_dir:
+            return load_from(ROOT / code_dir, props["Handler"], [LAYER], env)
+    raise LookupError(f"no function in template.yaml has CodeUri {code_dir}")
+
+
 def run_events(target: Target, response_url: str) -> Outcome:
-    handler = load_handler(ROOT / target.code_dir, "app.lambda_handler", [LAYER], target.env)
+    handler = load_handler(target.code_dir, target.env)
 
     def call(event: Any) -> Any:
         with overlay(target.env):
@@ -626,7 +638,7 @@ def run_sql() -> Outcome:
         before = hashlib.sha256(copy.read_bytes()).hexdigest()
         env = {"POWERTOOLS_SERVICE_NAME": "tool-sql", "SQL_DATABASE_URI": str(copy),
                "SQL_TIME_LIMIT_SECONDS": "1"}  # fmt: skip
-        handler = load_handler(ROOT / "functions/tools/sql", "app.lambda_handler", [LAYER], env)
+        handler = load_handler("functions/tools/sql", env)
         outcome = Outcome()
         for sql in HOSTILE_SQL:
             outcome.tried += 1

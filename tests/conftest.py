@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from sfn_agents.python_runtime import Handler, load_handler
-from sfn_agents.template import load_yaml
+from sfn_agents.template import Template, load_yaml
 from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,12 +23,25 @@ os.environ.update(
 )
 
 
-@pytest.fixture
-def load_function():
-    """load_function("functions/tools/sql", env={...}) -> the real handler, isolated."""
+@pytest.fixture(scope="session")
+def python_handlers() -> dict[str, str]:
+    """Each Python function's CodeUri (no trailing slash) -> its Handler, from template.yaml."""
+    template = Template.load(ROOT / "template.yaml")
+    functions = template.of_type("AWS::Serverless::Function")
+    handlers = {}
+    for logical_id in functions:
+        props = template.function_properties(logical_id)
+        if str(props.get("Runtime", "")).startswith("python"):
+            handlers[str(props["CodeUri"]).rstrip("/")] = props["Handler"]
+    return handlers
 
-    def load(code_dir: str, handler: str = "app.lambda_handler", env=None) -> Handler:
-        function = load_handler(ROOT / code_dir, handler, [LAYER], env or {})
+
+@pytest.fixture
+def load_function(python_handlers):
+    """load_function("functions/tools/sql", env={...}) -> the real handler (the template's)."""
+
+    def load(code_dir: str, env=None) -> Handler:
+        function = load_handler(ROOT / code_dir, python_handlers[code_dir], [LAYER], env or {})
 
         def invoke(event, context):  # the function's environment is there at invoke time too
             with overlay(env or {}):

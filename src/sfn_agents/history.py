@@ -1,19 +1,19 @@
 """The CLI's view of stored conversations, sessions and approvals, through the same agent_core
 modules the Lambda functions use (layers/agent_core), so the storage format is declared once."""
 
-from functools import cache
+import importlib
 from pathlib import Path
 from typing import Any
 
-from sfn_agents.python_runtime import import_isolated
+from sfn_agents.python_runtime import add_to_path
 
 LAYER = Path(__file__).resolve().parents[2] / "layers" / "agent_core"
 
 
-@cache
 def layer_module(name: str) -> Any:
-    """``agent_core.NAME`` from the layer, imported once."""
-    return import_isolated(f"agent_core.{name}", [LAYER])
+    """``agent_core.NAME`` from the layer."""
+    add_to_path([LAYER])
+    return importlib.import_module(f"agent_core.{name}")
 
 
 def load_messages(s3: Any, conversation: dict[str, Any] | None) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ AGENT_TABLE, TOOL_TABLE = "AgentRegistryTable", "ToolRegistryTable"
 
 
 def _registry_specs(template: Path) -> Any:
-    """The registry's own spec loader (registry/registry_specs.py next to the template)."""
-    path = template.parent / "registry" / "registry_specs.py"
+    """The registry's own spec loader (registry/registry_sync/specs.py next to the template)."""
+    path = template.parent / "registry" / "registry_sync" / "specs.py"
     spec = importlib.util.spec_from_file_location("registry_specs", path)
     if spec is None or spec.loader is None or not path.is_file():
         raise FileNotFoundError(f"no registry specs at {path}")

@@ -1,17 +1,16 @@
-"""Load a Python Lambda handler in this process, isolated from other functions' modules.
+"""Load a Python Lambda handler in this process, as Lambda does: its module by name, from the
+function's code directory and its layers, which join ``sys.path``.
 
-Every function keeps its own copy of its code and layer modules (two functions may both have an
-``app.py``, and each gets its own ``agent_core`` with its own service name), while third-party
-packages are shared. The function's environment is applied (to this thread only) while its module
-is imported; the engine applies it again around each invocation.
+Every function's code is a package of its own name (``sql_tool``, ``anthropic_llm``, ...), so all
+functions share one ``sys.modules`` without colliding (tests/unit/test_function_packages.py keeps
+the names unique). A handler reads its settings from the environment when invoked, so each
+function sees its own (the engine applies it around each invocation, and around the import).
 """
 
 import importlib
-import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,38 +21,12 @@ Handler = Callable[[Any, Any], Any]
 _import_lock = threading.Lock()
 
 
-@contextmanager
-def _path_first(dirs: Sequence[Path]) -> Iterator[None]:
-    saved = list(sys.path)
-    sys.path[:0] = [str(d) for d in dirs]
-    try:
-        yield
-    finally:
-        sys.path[:] = saved
-
-
-def _forget_modules_under(dirs: Sequence[Path], names: set[str]) -> None:
-    roots = tuple(str(d.resolve()) + os.sep for d in dirs)
-    for name in names:
-        module = sys.modules.get(name)
-        location = getattr(module, "__file__", None) or ""
-        if os.path.realpath(location).startswith(roots):
-            del sys.modules[name]
-
-
-def import_isolated(
-    module_name: str, own_dirs: Sequence[Path], env: Mapping[str, str] | None = None
-) -> Any:
-    """Import ``module_name`` from ``own_dirs`` without leaving their modules in sys.modules."""
-    with _import_lock, overlay(env or {}), _path_first(own_dirs):
-        before = set(sys.modules)
-        clashing = {n for n in before if n == module_name or n.startswith(module_name + ".")}
-        for name in clashing:
-            del sys.modules[name]
-        try:
-            return importlib.import_module(module_name)
-        finally:
-            _forget_modules_under(own_dirs, set(sys.modules) - before | clashing)
+def add_to_path(dirs: Sequence[Path]) -> None:
+    """Append ``dirs`` to sys.path (once each): code directories and layers, after the
+    installed packages, so no function's code can shadow a library."""
+    for entry in (str(d.resolve()) for d in dirs):
+        if entry not in sys.path:
+            sys.path.append(entry)
 
 
 def load_handler(
@@ -62,12 +35,21 @@ def load_handler(
     layer_dirs: Sequence[Path] = (),
     env: Mapping[str, str] | None = None,
 ) -> Handler:
-    """Import ``module.function`` (the template's Handler) from ``code_dir`` and return it."""
+    """Import ``package.module.function`` (the template's Handler) and return the function."""
     module_name, _, function_name = handler.rpartition(".")
     if not module_name:
         raise ValueError(f"handler {handler!r} is not of the form module.function")
-    module = import_isolated(module_name, [code_dir, *layer_dirs], env)
+    with _import_lock, overlay(env or {}):
+        add_to_path([code_dir, *layer_dirs])
+        module = importlib.import_module(module_name)
+    location = Path(getattr(module, "__file__", None) or "").resolve()
+    if not location.is_relative_to(code_dir.resolve()):
+        raise ImportError(
+            f"handler module {module_name} is {location}, not in {code_dir}: another function "
+            "or an installed package has a module of that name; give the function's package a "
+            "name of its own"
+        )
     function = getattr(module, function_name, None)
     if not callable(function):
-        raise AttributeError(f"{code_dir}/{module_name}.py has no callable {function_name!r}")
+        raise AttributeError(f"{location} has no callable {function_name!r}")
     return function

@@ -1,6 +1,6 @@
-"""Tool results of any size from TypeScript, through the real definition, handlers and the strict
-Anthropic fake: the turn completes, the model gets the Python helper's bounded preview plus the S3
-reference, and the whole result stays in S3."""
+"""Tool results of any size from Python, TypeScript, Rust, Java and Go, through the real definition,
+handlers and the strict Anthropic fake: the turn completes, the model gets the Python helper's
+bounded preview plus the S3 reference, and the whole result stays in S3."""
 
 import importlib.util
 import json
@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from sfn_agents.engine import LocalEngine
 
@@ -39,6 +41,78 @@ def assert_bounded_by_reference(engine: LocalEngine, result: dict[str, Any]) -> 
     }
     assert result["content"] == large_results.preview(full, f"s3://{ref['bucket']}/{ref['key']}")
     return full
+
+
+def run_one_call(run_agent, scripted_model, engine, agent: str, call: dict[str, Any]) -> str:
+    """One turn with one call whose answer is over 256 KiB: the run completes, the model saw the
+    preview of what S3 holds; returns the whole result."""
+    run = run_agent({"turns": [{"tool_calls": [call]}, {"text": "done"}]}, agent=agent)
+
+    assert run.result.status == "SUCCEEDED", run.result.cause
+    (result,) = run.tool_results()
+    assert result["is_error"] is False, result["content"]
+    full = assert_bounded_by_reference(engine, result)
+    assert len(full.encode()) > 256 * 1024
+    sent = scripted_model.requests["anthropic"][-1]["messages"][-1]["content"][0]
+    assert sent["content"] == result["content"]  # what the model saw
+    return full
+
+
+@pytest.fixture(scope="module")
+def artifact_bucket(engine: LocalEngine) -> str:
+    engine.ensure(["ArtifactBucket"])
+    return engine.resolver.refs["ArtifactBucket"]
+
+
+def test_a_large_rust_result_is_kept_in_s3_and_previewed(
+    run_agent, scripted_model, engine, artifact_bucket
+):
+    """3,500 sensors' series, named by their paths: the labels and clusters name every one."""
+    series = [
+        {
+            "id": f"plant-{i % 7:02}/line-{i % 3}/sensor-{i:05}/temperature-c",
+            "values": [i % 2, 1, 0],
+        }
+        for i in range(3_500)
+    ]
+    key = "tests/large/sensors.json"
+    engine.client("s3").put_object(
+        Bucket=artifact_bucket, Key=key, Body=json.dumps({"series": series}).encode()
+    )
+    call = {"name": "cluster_time_series", "input": {"bucket": artifact_bucket, "key": key}}
+    full = run_one_call(run_agent, scripted_model, engine, "clustering-agent", call)
+    assert json.loads(full)["n_series"] == 3_500
+
+
+def test_a_large_java_result_is_kept_in_s3_and_previewed(
+    run_agent, scripted_model, engine, artifact_bucket
+):
+    """An index's 1,500 members, 25 trading days each: one analysis per symbol."""
+    rows = ["date,symbol,close"] + [
+        f"2024-01-{day:02},SYM{s:04},{100 + (s + 7 * day) % 23}"
+        for s in range(1_500)
+        for day in range(1, 26)
+    ]
+    key = "tests/large/index.csv"
+    engine.client("s3").put_object(Bucket=artifact_bucket, Key=key, Body="\n".join(rows).encode())
+    call = {"name": "analyze_stock_prices", "input": {"bucket": artifact_bucket, "key": key}}
+    full = run_one_call(run_agent, scripted_model, engine, "stock-analysis-agent", call)
+    assert len(json.loads(full)["symbols"]) == 1_500
+
+
+def test_a_large_go_result_is_kept_in_s3_and_previewed(
+    run_agent, scripted_model, engine, perplexity
+):
+    """A long research report from the search service (~300 KB)."""
+    report = "Step Functions limits a state to 256 KiB [1]. " * 6_500
+    answering = perplexity.script
+    perplexity.play({"turns": [{"text": report}]})
+    try:
+        call = {"name": "research_web", "input": {"query": "Step Functions limits, in depth"}}
+        full = run_one_call(run_agent, scripted_model, engine, "research-agent", call)
+    finally:
+        perplexity.play(answering)  # the session's other tests get the usual answer
+    assert full == report.strip()
 
 
 def test_a_1_mb_typescript_result_is_kept_in_s3_and_previewed(

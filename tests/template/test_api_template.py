@@ -2,12 +2,13 @@
 method, the usage plan, and a role that reaches exactly the template's agents, named as the
 function derives their ARNs."""
 
-import inspect
 import re
 from pathlib import Path
 
-from sfn_agents.python_runtime import load_handler
+from agent_api import handler
+
 from sfn_agents.template import Template
+from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Template.load(ROOT / "template.yaml")
@@ -44,10 +45,8 @@ def template_routes() -> set[tuple[str, str]]:
 
 
 def test_the_template_routes_are_the_functions_routes():
-    handler = load_handler(
-        ROOT / "functions" / "api", "app.lambda_handler", [ROOT / "layers" / "agent_core"], ENV
-    )
-    app = inspect.unwrap(handler).__globals__["app"]
+    with overlay(ENV):
+        app = handler.api().resolver
     served = {(r.method, r.openapi_path) for r in app._static_routes + app._dynamic_routes}
     assert served == template_routes()
 

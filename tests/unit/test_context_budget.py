@@ -4,14 +4,10 @@ import hashlib
 import json
 
 import boto3
+from agent_core import context, tools
 from moto import mock_aws
 
-from sfn_agents.history import LAYER
-from sfn_agents.python_runtime import import_isolated
 from sfn_agents.scripted.script import omitted_turns
-
-context = import_isolated("agent_core.context", [LAYER])
-tools = import_isolated("agent_core.tools", [LAYER])
 
 
 def conversation(turns: int, result_chars: int) -> list[dict]:

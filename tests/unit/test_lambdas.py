@@ -1,4 +1,5 @@
-"""In-process Python functions keep Lambda's outcomes: a handler's sys.exit is a runtime exit."""
+"""In-process Python functions keep Lambda's outcomes: a handler's sys.exit is a runtime exit; a
+handler module that another function's code (or a library) shadows is an import error."""
 
 import json
 import textwrap
@@ -18,15 +19,17 @@ HANDLER = textwrap.dedent(
 )
 
 
-def _function(tmp_path: Path) -> LocalFunction:
-    (tmp_path / "app.py").write_text(HANDLER)
+def _function(tmp_path: Path, package: str) -> LocalFunction:
+    (tmp_path / package).mkdir(parents=True)
+    (tmp_path / package / "__init__.py").write_text("")
+    (tmp_path / package / "handler.py").write_text(HANDLER)
     return LocalFunction(
         logical_id="Fn",
         name="stack-Fn",
         arn="arn:aws:lambda:us-east-1:123456789012:function:stack-Fn",
         runtime="python3.13",
         code_dir=tmp_path,
-        handler="app.handler",
+        handler=f"{package}.handler.handler",
         layer_dirs=[],
         env={},
         timeout=5,
@@ -35,7 +38,7 @@ def _function(tmp_path: Path) -> LocalFunction:
 
 
 def test_sys_exit_is_reported_as_a_runtime_exit_not_a_timeout(tmp_path: Path):
-    function = _function(tmp_path)
+    function = _function(tmp_path, "exit_probe")
     payload, errored, logs = function.invoke({"exit": 3})
     assert errored
     error = json.loads(payload)
@@ -46,7 +49,18 @@ def test_sys_exit_is_reported_as_a_runtime_exit_not_a_timeout(tmp_path: Path):
 
 
 def test_kept_invocations_are_bounded(tmp_path: Path):
-    function = _function(tmp_path)
+    function = _function(tmp_path, "bounded_probe")
     for _ in range(60):
         function.invoke({})
     assert len(function.invocations) == 50
+
+
+def test_a_package_name_two_functions_share_is_an_import_error(tmp_path: Path):
+    first = _function(tmp_path / "first", "twin_probe")
+    second = _function(tmp_path / "second", "twin_probe")
+    assert first.invoke({})[:2] == (json.dumps({"ok": True}), False)
+    payload, errored, _ = second.invoke({})
+    error = json.loads(payload)
+    assert errored and error["errorType"] == "Runtime.ImportModuleError"
+    assert "twin_probe.handler" in error["errorMessage"]
+    assert "give the function's package a name of its own" in error["errorMessage"]

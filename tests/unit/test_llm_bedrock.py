@@ -7,7 +7,6 @@ in-process `mock_aws` would intercept bedrock-runtime too, and moto has no Conve
 
 import copy
 import functools
-import inspect
 import json
 import re
 import socket
@@ -17,11 +16,13 @@ from typing import Any
 
 import boto3
 import pytest
+from bedrock_llm import client as bedrock_client
+from bedrock_llm import handler as bedrock_handler
 from provider_cases import SQL_TOOLS, SQL_TURNS, LambdaContext, scripted_model, tool_results
 
 from sfn_agents.history import load_messages
-from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import ScriptedServer
+from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "functions/llm/bedrock"
@@ -75,11 +76,8 @@ def bedrock(load_function: Any, moto_url: str, fake: ScriptedServer) -> Callable
 
 @pytest.fixture(scope="module")
 def module() -> dict[str, Any]:
-    """The bedrock_client module's namespace, imported the way the function imports it."""
-    function = load_handler(
-        ROOT / FUNCTION, "bedrock_client.to_converse_request", [ROOT / "layers" / "agent_core"]
-    )
-    return function.__globals__
+    """The bedrock_llm.client module's namespace."""
+    return vars(bedrock_client)
 
 
 def event(
@@ -198,13 +196,12 @@ def test_the_service_specific_endpoint_wins(moto_url: str, fake: ScriptedServer)
     """The local engine sets AWS_ENDPOINT_URL (moto) for every function; the Bedrock function's
     own AWS_ENDPOINT_URL_BEDROCK_RUNTIME points bedrock-runtime elsewhere."""
     env = {"ARTIFACT_BUCKET": BUCKET, "DEFAULT_MODEL": MODEL, "AWS_ENDPOINT_URL": moto_url}
-    layers = [ROOT / "layers" / "agent_core"]
     for extra, expected in [
         ({}, moto_url),
         ({"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.url}, fake.url),
     ]:
-        handler = load_handler(ROOT / FUNCTION, "app.lambda_handler", layers, {**env, **extra})
-        runtime = inspect.unwrap(handler).__globals__["client"].runtime
+        with overlay({**env, **extra}):
+            runtime = bedrock_handler.caller()[0].runtime
         assert runtime.meta.endpoint_url == expected
 
 

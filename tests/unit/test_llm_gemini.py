@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 import pytest
 from aws_lambda_powertools.utilities import parameters
+from gemini_llm import client as gemini_client
 from google.genai import types
 from moto import mock_aws
 from provider_cases import QUERY_TOOL, SCHEMA_TOOL, SQL_SCRIPT, LambdaContext, tool_results
 
 from sfn_agents.history import load_messages
-from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import Reply, Script, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -117,9 +117,8 @@ def handler_for(load_function: Any, aws: None) -> Iterator[Callable[..., Any]]:
 
 @pytest.fixture(scope="module")
 def gemini() -> SimpleNamespace:
-    """The adapter module (gemini_client), imported isolated like the handler."""
-    adapter: Any = load_handler(ROOT / FUNCTION, "gemini_client.GeminiClient", [LAYER])
-    return SimpleNamespace(**adapter.complete.__globals__)
+    """The adapter module (gemini_llm.client)."""
+    return SimpleNamespace(**vars(gemini_client))
 
 
 def error_type(raised: pytest.ExceptionInfo[BaseException]) -> str:

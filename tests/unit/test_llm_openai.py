@@ -2,9 +2,9 @@
 against the scripted Chat Completions model, with S3 and Secrets Manager mocked by moto."""
 
 import functools
-import inspect
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -12,15 +12,18 @@ from typing import Any
 
 import boto3
 import pytest
+from agent_core import observability, turn
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 from openai.types import CompletionUsage
+from openai_llm import client as openai_client
+from openai_llm import handler as openai_handler
 from provider_cases import SQL_TOOLS, SQL_TURNS, LambdaContext, tool_results
 
 from sfn_agents.history import load_messages
-from sfn_agents.python_runtime import load_handler
 from sfn_agents.scripted import Reply, Script, ScriptedServer
 from sfn_agents.scripted.openai import PROTOCOL
+from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "functions/llm/openai"
@@ -107,21 +110,16 @@ def llm(load_function: Any, aws: Any, fake: ScriptedServer) -> Any:
     return load
 
 
-def namespace(code_dir: Path, attribute: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """The globals of the module holding `module.attribute` in `code_dir`, loaded in isolation."""
-    return inspect.unwrap(load_handler(code_dir, attribute, [LAYER], env or {})).__globals__
-
-
 @pytest.fixture
 def client_module() -> dict[str, Any]:
-    """The namespace of functions/llm/openai/openai_client.py (mapping helpers)."""
-    return namespace(ROOT / FUNCTION, "openai_client.to_openai_messages")
+    """The namespace of openai_llm.client (mapping helpers)."""
+    return vars(openai_client)
 
 
 @pytest.fixture
 def turn_module() -> dict[str, Any]:
     """The namespace of agent_core/turn.py."""
-    return namespace(LAYER, "agent_core.turn.run_turn")
+    return vars(turn)
 
 
 def event(
@@ -303,10 +301,11 @@ def test_missing_key_and_unknown_provider(load_function: Any, fake: ScriptedServ
 
 def test_base_url_comes_from_the_provider_unless_overridden() -> None:
     env = {"LLM_API_KEYS_SECRET": SECRET, "ARTIFACT_BUCKET": BUCKET}
-    app = namespace(ROOT / FUNCTION, "app.client_for", env)
+    with overlay(env):
+        caller = openai_handler.caller()
     urls = {
-        name: str(app["client_for"]({"agent": {"provider": name}})._sdk.base_url)
-        for name in app["PROVIDERS"]
+        name: str(caller.client_for({"agent": {"provider": name}})._sdk.base_url)
+        for name in openai_handler.PROVIDERS
     }
     assert urls == {
         "openai": "https://api.openai.com/v1/",
@@ -316,11 +315,10 @@ def test_base_url_comes_from_the_provider_unless_overridden() -> None:
         "vllm": "http://localhost:8000/v1/",
         "lmstudio": "http://localhost:1234/v1/",
     }
-    assert app["client_for"]({"agent": {"provider": "xai"}}) is app["clients"]["xai"]  # cached
-    assert app["client_for"]({"agent": {"name": "a"}}).provider == "openai"  # the default
-    overridden = namespace(
-        ROOT / FUNCTION, "app.client_for", {**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
-    )["client_for"]
+    assert caller.client_for({"agent": {"provider": "xai"}}) is caller.clients["xai"]  # cached
+    assert caller.client_for({"agent": {"name": "a"}}).provider == "openai"  # the default
+    with overlay({**env, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}):
+        overridden = openai_handler.caller().client_for
     assert str(overridden({"agent": {"provider": "deepseek"}})._sdk.base_url) == (
         "http://127.0.0.1:9/v1/"
     )
@@ -701,9 +699,11 @@ def test_no_api_key_in_logs_or_errors(
     fake: ScriptedServer,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    # A service name of its own: Powertools reuses a logger (and its stream) per service name.
+    # The functions' one Powertools logger keeps the stream it was made with: the captured one.
+    monkeypatch.setattr(observability.logger.registered_handler, "stream", sys.stdout)
     call = llm(
         POWERTOOLS_LOG_LEVEL="DEBUG", POWERTOOLS_SERVICE_NAME="llm-openai-keys", LLM_MAX_RETRIES="1"
     )
@@ -744,6 +744,6 @@ def test_the_sample_event_is_a_valid_first_turn(
     sample = json.loads((ROOT / "events/OpenAiLlmFunction-turn.json").read_text())
     parsed = turn_module["parse_event"](sample)
     assert parsed.conversation is None and parsed.turn == 1
-    providers = client_module["load_providers"](ROOT / FUNCTION / "providers.json")
+    providers = client_module["load_providers"](ROOT / FUNCTION / "openai_llm" / "providers.json")
     assert sample["agent"]["provider"] in providers
     assert set(providers) == {"openai", "deepseek", "xai", "ollama", "vllm", "lmstudio"}

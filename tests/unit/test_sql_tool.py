@@ -15,13 +15,12 @@ from pathlib import Path
 import boto3
 import pytest
 from moto import mock_aws
-
-from sfn_agents.python_runtime import load_handler
+from sql_tool import database as sql_database
+from sql_tool.settings import SqlSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = "functions/tools/sql"
 SAMPLE_DB = ROOT / FUNCTION / "data" / "baseball.sqlite"
-LAYER = ROOT / "layers" / "agent_core"
 
 
 @dataclass
@@ -137,12 +136,11 @@ def test_time_limit_stops_runaway_query(sql_tool):
     assert query(call, "SELECT count(*) FROM teams")["rows"] == [[30]]  # the next call works
 
 
-def test_deadline_interrupts_work_between_progress_checks():
+def test_deadline_interrupts_work_between_progress_checks(monkeypatch):
     """With the progress handler out of the way, the timer alone stops the query, and the
     thread running it (as the local engine's in-process functions do) is free again."""
-    database_class = load_handler(ROOT / FUNCTION, "sql_database.SqlDatabase", [LAYER])
-    database_class.query.__globals__["PROGRESS_INTERVAL"] = 10**9
-    database = database_class("", SAMPLE_DB, ROOT, 200, 0.3)
+    monkeypatch.setattr(sql_database, "PROGRESS_INTERVAL", 10**9)
+    database = sql_database.SqlDatabase("", SAMPLE_DB, ROOT, 200, 0.3)
     outcome: list[str] = []
 
     def run() -> None:
@@ -349,7 +347,7 @@ def test_bad_database_uri_is_a_configuration_error_at_first_use(sql_tool, tmp_pa
         assert "The SQL tool is misconfigured" in result["content"]
         assert problem in result["content"]
         assert "Fix the query" not in result["content"]
-        assert "Traceback" not in result["content"] and "sql_database.py" not in result["content"]
+        assert "Traceback" not in result["content"] and "database.py" not in result["content"]
 
 
 def test_s3_database_is_downloaded_once(sql_tool, tiny_db):
@@ -371,9 +369,18 @@ def test_s3_database_is_downloaded_once(sql_tool, tiny_db):
         ({"SQL_TIME_LIMIT_SECONDS": "-1"}, "SQL_TIME_LIMIT_SECONDS"),
     ],
 )
-def test_invalid_settings_fail_at_load(load_function, env, complaint):
-    with pytest.raises(ValueError, match=complaint):
-        load_function(FUNCTION, env=env)
+def test_invalid_settings_fail_the_invocation(load_function, env, complaint):
+    handler = load_function(FUNCTION, env=env)
+    with pytest.raises(Exception, match=complaint) as raised:
+        handler({"name": "get_db_schema", "id": "toolu_1", "input": {}}, FakeContext())
+    assert type(raised.value).__name__ == "SettingsError"
+
+
+def test_explicit_settings_come_before_the_environment(monkeypatch):
+    monkeypatch.setenv("SQL_ROW_LIMIT", "7")
+    monkeypatch.setenv("SQL_TIME_LIMIT_SECONDS", "2.5")
+    assert SqlSettings.from_env(row_limit=3) == SqlSettings(row_limit=3, time_limit_seconds=2.5)
+    assert SqlSettings.from_env().row_limit == 7
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The API function's settings, read from the environment once at cold start.
+"""The API function's settings (agent_core.settings: explicit values, then the environment).
 
 AGENT_REGISTRY_TABLE, TOOL_REGISTRY_TABLE  the registries (agents and their tools)
 RUNS_TABLE, APPROVALS_TABLE                what the API records about runs and approvals
@@ -10,40 +10,28 @@ RESOURCE_NAME_PREFIX                       sfn-agents-ENV-: agent AGENT runs on 
 UI_ORIGIN                                  the one origin CORS allows
 """
 
-import os
 from dataclasses import dataclass
 
-from agent_core.settings import required
+from agent_core.settings import Settings, env
 
 
-@dataclass(frozen=True)
-class Settings:
-    agent_table: str
-    tool_table: str
-    runs_table: str
-    approvals_table: str
-    sessions_table: str
-    artifact_bucket: str
-    states_arn_prefix: str
-    name_prefix: str
-    ui_origin: str
-    local: bool
+@dataclass(frozen=True, kw_only=True)
+class ApiSettings(Settings):
+    agent_table: str = env("AGENT_REGISTRY_TABLE")
+    tool_table: str = env("TOOL_REGISTRY_TABLE")
+    runs_table: str = env("RUNS_TABLE")
+    approvals_table: str = env("APPROVALS_TABLE")
+    sessions_table: str = env("SESSIONS_TABLE", "")
+    artifact_bucket: str = env("ARTIFACT_BUCKET")
+    states_arn_prefix: str = env("STATES_ARN_PREFIX")
+    name_prefix: str = env("RESOURCE_NAME_PREFIX")
+    ui_origin: str = env("UI_ORIGIN")
+    endpoint_url: str = env("AWS_ENDPOINT_URL", "")
 
-    @classmethod
-    def from_env(cls) -> "Settings":
-        return cls(
-            agent_table=required("AGENT_REGISTRY_TABLE"),
-            tool_table=required("TOOL_REGISTRY_TABLE"),
-            runs_table=required("RUNS_TABLE"),
-            approvals_table=required("APPROVALS_TABLE"),
-            sessions_table=os.environ.get("SESSIONS_TABLE", ""),
-            artifact_bucket=required("ARTIFACT_BUCKET"),
-            states_arn_prefix=required("STATES_ARN_PREFIX"),
-            name_prefix=required("RESOURCE_NAME_PREFIX"),
-            ui_origin=required("UI_ORIGIN"),
-            # The local engine sets AWS_ENDPOINT_URL: polling may be brisker there.
-            local=bool(os.environ.get("AWS_ENDPOINT_URL")),
-        )
+    @property
+    def local(self) -> bool:
+        """The local engine sets AWS_ENDPOINT_URL: polling may be brisker there."""
+        return bool(self.endpoint_url)
 
     def state_machine_arn(self, agent: str) -> str:
         return f"{self.states_arn_prefix}stateMachine:{self.name_prefix}{agent}"

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 
 	"github.com/sfn-agents/sfn-agents/functions/tools/web-research/internal/apikey"
+	"github.com/sfn-agents/sfn-agents/functions/tools/web-research/internal/largeresults"
 	"github.com/sfn-agents/sfn-agents/functions/tools/web-research/internal/research"
 )
 
@@ -28,6 +29,7 @@ func newTool() *research.Tool {
 		Timeout: timeout,
 		Client:  &http.Client{},
 		Key:     apikey.FromEnv().Key,
+		Results: &largeresults.Store{Bucket: os.Getenv("ARTIFACT_BUCKET")},
 	}
 }
 

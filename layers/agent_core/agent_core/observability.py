@@ -3,6 +3,11 @@
 Service name, metrics namespace and log level come from the POWERTOOLS_* environment variables
 that template.yaml sets in Globals, so no function configures them itself."""
 
+import functools
+import os
+from collections.abc import Callable
+from typing import Any
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 logger = Logger()
@@ -10,3 +15,21 @@ logger = Logger()
 # other libraries (sqlite3) patch them themselves.
 tracer = Tracer(patch_modules=["botocore"])
 metrics = Metrics()
+
+
+def serve[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """Every handler's outermost decorator: the invocation logs with its function's service and
+    level, and its metrics carry its service and namespace. In Lambda they never change; in the
+    local engine, where functions share this module, each invocation gets its own function's
+    (log keys per thread; Powertools keeps one metric set per process in any case)."""
+
+    @functools.wraps(handler)
+    def serving(event: Any, context: Any) -> R:
+        logger.setLevel(os.environ.get("POWERTOOLS_LOG_LEVEL") or "INFO")
+        service = os.environ.get("POWERTOOLS_SERVICE_NAME") or "service_undefined"
+        logger.thread_safe_append_keys(service=service)
+        metrics.service = service
+        metrics.namespace = os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or metrics.namespace
+        return handler(event, context)
+
+    return serving

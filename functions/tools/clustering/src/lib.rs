@@ -2,13 +2,15 @@
 //!
 //! Event: `{"name": "cluster_time_series", "id": "toolu_…", "input": {"bucket": "…", "key": "…",
 //! "min_cluster_size"?: int, "features"?: "znorm" | "raw"}}`.
-//! Result: `{"type": "tool_result", "tool_use_id", "name", "content" (JSON text), "is_error"}`.
+//! Result: `{"type": "tool_result", "tool_use_id", "name", "content" (JSON text), "is_error"}`,
+//! with content over 16,384 characters stored in the artifact bucket (`large_results`).
 //!
 //! Every expected failure (bad input, missing object, malformed data) is an error tool_result.
 //! An event that is not a tool call cannot be answered with one: `handle` returns
 //! `Err(MalformedToolEvent)`, which the function reports as that errorType (docs/contract.md).
 
 pub mod cluster;
+pub mod large_results;
 
 use cluster::Features;
 use serde_json::{json, Value};
@@ -171,19 +173,35 @@ pub fn run_on_bytes(req: &Request, bytes: &[u8]) -> Value {
     }
 }
 
-/// The whole tool, with the S3 read injected so it can be tested without AWS.
-pub async fn handle<F, Fut>(event: &Value, fetch: F) -> Result<Value, MalformedToolEvent>
+/// The whole tool, with the S3 read and (for results over the inline limit) the write to
+/// `artifact_bucket` injected, so it can be tested without AWS (see `large_results::bound`).
+pub async fn handle<F, Fut, P, PFut>(
+    event: &Value,
+    fetch: F,
+    artifact_bucket: Option<&str>,
+    put: P,
+) -> Result<Value, MalformedToolEvent>
+where
+    F: FnOnce(String, String) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, FetchError>>,
+    P: FnOnce(String, String, String) -> PFut,
+    PFut: Future<Output = Result<(), String>>,
+{
+    check_event(event)?;
+    let result = match parse_request(event) {
+        Ok(req) => answer(&req, fetch).await,
+        Err(result) => result,
+    };
+    Ok(large_results::bound(result, artifact_bucket, put).await)
+}
+
+async fn answer<F, Fut>(req: &Request, fetch: F) -> Value
 where
     F: FnOnce(String, String) -> Fut,
     Fut: Future<Output = Result<Vec<u8>, FetchError>>,
 {
-    check_event(event)?;
-    let req = match parse_request(event) {
-        Ok(r) => r,
-        Err(result) => return Ok(result),
-    };
-    Ok(match fetch(req.bucket.clone(), req.key.clone()).await {
-        Ok(bytes) => run_on_bytes(&req, &bytes),
+    match fetch(req.bucket.clone(), req.key.clone()).await {
+        Ok(bytes) => run_on_bytes(req, &bytes),
         Err(e) => {
             let where_ = format!("s3://{}/{}", req.bucket, req.key);
             let msg = match e {
@@ -195,5 +213,5 @@ where
             };
             error_result(&req.tool_use_id, TOOL_NAME, msg)
         }
-    })
+    }
 }

@@ -3,6 +3,7 @@
 
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::primitives::ByteStream;
 use aws_smithy_http_client::tls;
 use clustering::{handle, FetchError, MAX_OBJECT_BYTES};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
@@ -64,6 +65,28 @@ async fn fetch(
     Ok(body.into_bytes().to_vec())
 }
 
+/// Stores a large result (`large_results::bound`); `Err` is the S3 error code, e.g. NoSuchBucket.
+async fn put(
+    client: &aws_sdk_s3::Client,
+    bucket: String,
+    key: String,
+    body: String,
+) -> Result<(), String> {
+    client
+        .put_object()
+        .bucket(bucket)
+        .key(key)
+        .content_type("text/plain; charset=utf-8")
+        .body(ByteStream::from(body.into_bytes()))
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            e.code()
+                .map_or_else(|| DisplayErrorContext(&e).to_string(), str::to_string)
+        })
+}
+
 /// `lambda_runtime` panics at start when these variables, which Lambda always sets, are missing.
 /// A local Runtime API host may not set them, so give them neutral defaults.
 fn default_lambda_env() {
@@ -91,9 +114,14 @@ fn main() -> Result<(), Error> {
 async fn run() -> Result<(), Error> {
     let client = s3_client().await;
     let client = &client;
+    // Where results over the inline limit go (the template sets it).
+    let artifact_bucket = std::env::var("ARTIFACT_BUCKET").ok();
+    let artifact_bucket = artifact_bucket.as_deref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Not a tool call: the function fails with the contract's errorType and the reason.
-        handle(&event.payload, |b, k| fetch(client, b, k))
+        let fetch = |b, k| fetch(client, b, k);
+        let put = |b, k, body| put(client, b, k, body);
+        handle(&event.payload, fetch, artifact_bucket, put)
             .await
             .map_err(|malformed| Diagnostic {
                 error_type: "MalformedToolEvent".into(),

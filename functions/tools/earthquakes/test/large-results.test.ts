@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 
 import type { PutObjectCommand } from "@aws-sdk/client-s3";
@@ -93,4 +95,41 @@ describe("large results", () => {
     assert.equal(r.is_error, true);
     assert.match(r.content, /^the result \(\d+ characters\) could not be stored in the artifact bucket \(NoSuchBucket\)$/);
   });
+});
+
+interface SharedCase {
+  name: string;
+  tool_use_id: string;
+  unit: string;
+  repeat: number;
+  bucket: string | null;
+  expect: { content_sha256: string; content_ends_with: string | null; content_ref: BoundedResult["content_ref"] | null };
+}
+
+// The contract's shared cases at the repository root (the tests run bundled in .test-build/).
+const SHARED = resolve(__dirname, "../../../../tests/contract/large_results.json");
+
+describe("the shared large-results cases", () => {
+  const shared = JSON.parse(readFileSync(SHARED, "utf8")) as { inline_limit: number; preview_chars: number; cases: SharedCase[] };
+
+  it("name this helper's limits", () => {
+    assert.deepEqual([shared.inline_limit, shared.preview_chars], [INLINE_LIMIT, PREVIEW_CHARS]);
+  });
+
+  for (const c of shared.cases) {
+    it(c.name, async () => {
+      const store = new FakeStore();
+      const content = c.unit.repeat(c.repeat);
+      const r = await bound<BoundedResult>({ tool_use_id: c.tool_use_id, content }, c.bucket ?? "", store);
+      assert.equal(createHash("sha256").update(r.content, "utf8").digest("hex"), c.expect.content_sha256);
+      if (c.expect.content_ends_with === null) assert.equal(r.content, content);
+      else assert.ok(r.content.endsWith(c.expect.content_ends_with));
+      assert.deepEqual(r.content_ref ?? null, c.expect.content_ref);
+      const ref = c.expect.content_ref;
+      assert.deepEqual(
+        store.puts.map((p) => [p.Bucket, p.Key, p.Body]),
+        ref ? [[ref.bucket, ref.key, content]] : [],
+      );
+    });
+  }
 });

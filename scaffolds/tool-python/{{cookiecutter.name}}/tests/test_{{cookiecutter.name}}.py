@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 from agent_core.tools import ToolError
-from {{ cookiecutter.name }} import {{ cookiecutter.name }}
-from {{ cookiecutter.name }}_handler import lambda_handler
+from {{ cookiecutter.name }}_tool.handler import lambda_handler
+from {{ cookiecutter.name }}_tool.tool import {{ cookiecutter.name }}
 
 CONTEXT = SimpleNamespace(
     function_name="{{ cookiecutter.logical_id }}",

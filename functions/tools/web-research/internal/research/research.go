@@ -1,6 +1,7 @@
 // Package research implements the research_web tool: web research through the
-// Perplexity chat completions API (OpenAI-compatible). It knows nothing about
-// AWS; the Lambda handler in package main wires it up.
+// Perplexity chat completions API (OpenAI-compatible). Answers over the inline
+// limit go to the artifact bucket (package largeresults); the Lambda handler in
+// package main wires it up.
 package research
 
 import (
@@ -13,6 +14,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sfn-agents/sfn-agents/functions/tools/web-research/internal/largeresults"
 )
 
 // ToolName is the name the model calls this tool by.
@@ -45,6 +48,8 @@ type Result struct {
 	Name      string `json:"name"`
 	Content   string `json:"content"`
 	IsError   bool   `json:"is_error"`
+	// ContentRef names the stored whole content when Content is its preview.
+	ContentRef *largeresults.ContentRef `json:"content_ref,omitempty"`
 }
 
 // KeyFunc returns the Perplexity API key. It is called on every invocation;
@@ -58,6 +63,8 @@ type Tool struct {
 	Timeout time.Duration
 	Client  *http.Client
 	Key     KeyFunc
+	// Results stores content over largeresults.InlineLimit; nil only cuts it.
+	Results *largeresults.Store
 }
 
 type input struct {
@@ -116,8 +123,19 @@ func (t *Tool) Handle(ctx context.Context, raw json.RawMessage) Result {
 	return t.HandleEvent(ctx, ev)
 }
 
-// HandleEvent answers one decoded tool event.
+// HandleEvent answers one decoded tool event, with content over the inline limit
+// stored and replaced by its preview and reference.
 func (t *Tool) HandleEvent(ctx context.Context, ev Event) Result {
+	r := t.answer(ctx, ev)
+	content, ref, err := t.Results.Bound(ctx, r.ToolUseID, r.Content)
+	if err != nil {
+		return errorResult(r.ToolUseID, r.Name, err.Error())
+	}
+	r.Content, r.ContentRef = content, ref
+	return r
+}
+
+func (t *Tool) answer(ctx context.Context, ev Event) Result {
 	name := ev.Name
 	if name == "" {
 		name = ToolName

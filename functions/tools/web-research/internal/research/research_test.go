@@ -10,6 +10,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/sfn-agents/sfn-agents/functions/tools/web-research/internal/largeresults"
 )
 
 const okBody = `{
@@ -262,4 +266,47 @@ func TestKeyErrors(t *testing.T) {
 	assertError(t, tool.Handle(context.Background(), event(t, ToolName, `{"query": "q"}`)), "API key is empty")
 	tool.Key = nil
 	assertError(t, tool.Handle(context.Background(), event(t, ToolName, `{"query": "q"}`)), "not configured")
+}
+
+// bodies keeps the objects the tool stores, as S3 would.
+type bodies map[string]string
+
+func (b bodies) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+	data, _ := io.ReadAll(in.Body)
+	b[*in.Bucket+"/"+*in.Key] = string(data)
+	return &s3.PutObjectOutput{}, nil
+}
+
+// A long report (here ~300 KB) is stored whole; the model gets its preview and reference.
+func TestALongAnswerIsStoredAndPreviewed(t *testing.T) {
+	report := strings.Repeat("Step Functions limits a state to 256 KiB [1]. ", 6_500)
+	answer, _ := json.Marshal(map[string]any{"choices": []any{map[string]any{"message": map[string]string{"content": report}}}})
+	srv, _ := fake(t, 200, string(answer))
+	stored := bodies{}
+	tool := newTool(srv.URL)
+	tool.Results = &largeresults.Store{Bucket: "artifacts", NewClient: func(context.Context) (largeresults.Putter, error) { return stored, nil }}
+
+	r := tool.Handle(context.Background(), event(t, ToolName, `{"query": "limits"}`))
+	if r.IsError || r.ContentRef == nil {
+		t.Fatalf("got %+v", r.ContentRef)
+	}
+	full := stored["artifacts/"+r.ContentRef.Key]
+	if full != strings.TrimSpace(report) || r.ContentRef.Chars != len(full) || len(full) < 256<<10 {
+		t.Fatalf("stored %d characters, ref %+v", len(full), r.ContentRef)
+	}
+	if want := largeresults.Preview(full, len(full), "s3://artifacts/"+r.ContentRef.Key); r.Content != want {
+		t.Errorf("content is not the preview: ends %q", r.Content[len(r.Content)-120:])
+	}
+	out, _ := json.Marshal(r)
+	if !strings.Contains(string(out), `"content_ref":{"bucket":"artifacts","key":"tool-results/toolu_01/`) {
+		t.Errorf("result JSON %s", out[len(out)-200:])
+	}
+}
+
+func TestShortAnswersCarryNoReference(t *testing.T) {
+	srv, _ := fake(t, 200, okBody)
+	out, _ := json.Marshal(newTool(srv.URL).Handle(context.Background(), event(t, ToolName, `{"query": "q"}`)))
+	if strings.Contains(string(out), "content_ref") {
+		t.Errorf("result JSON %s", out)
+	}
 }

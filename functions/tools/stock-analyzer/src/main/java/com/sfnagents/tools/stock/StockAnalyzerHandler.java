@@ -12,6 +12,7 @@ import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.core.exception.SdkException;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
@@ -22,8 +23,9 @@ import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * Lambda entry point: {@code com.sfnagents.tools.stock.StockAnalyzerHandler::handleRequest}.
- * Reads the tool call from the stream and writes one tool_result; the S3 client is built once per
- * execution environment.
+ * Reads the tool call from the stream and writes one tool_result, with content over the inline limit
+ * stored in ARTIFACT_BUCKET ({@link LargeResults}); the S3 client is built once per execution
+ * environment.
  */
 public final class StockAnalyzerHandler implements RequestStreamHandler {
     /** Objects larger than this are refused. */
@@ -32,13 +34,16 @@ public final class StockAnalyzerHandler implements RequestStreamHandler {
     private static S3Client s3;
 
     private final StockAnalyzer analyzer;
+    private final LargeResults results;
 
     public StockAnalyzerHandler() {
-        this(new StockAnalyzer(StockAnalyzerHandler::readS3));
+        this(new StockAnalyzer(StockAnalyzerHandler::readS3),
+                new LargeResults(System.getenv("ARTIFACT_BUCKET"), (b, k, body) -> writeS3(s3(), b, k, body)));
     }
 
-    StockAnalyzerHandler(StockAnalyzer analyzer) {
+    StockAnalyzerHandler(StockAnalyzer analyzer, LargeResults results) {
         this.analyzer = analyzer;
+        this.results = results;
     }
 
     /** Writes one tool_result; an event that is not a tool call fails with {@link MalformedToolEvent}. */
@@ -50,7 +55,7 @@ public final class StockAnalyzerHandler implements RequestStreamHandler {
         } catch (JsonProcessingException e) {
             throw new MalformedToolEvent("tool event is not JSON: " + e.getOriginalMessage());
         }
-        ObjectNode result = analyzer.handle(event);
+        ObjectNode result = results.bound(analyzer.handle(event));
         output.write(StockAnalyzer.MAPPER.writeValueAsBytes(result));
         output.flush();
     }
@@ -98,6 +103,19 @@ public final class StockAnalyzerHandler implements RequestStreamHandler {
                     + (code != null ? code + " " : "") + "(HTTP " + e.statusCode() + ")");
         } catch (SdkException | IOException e) {
             throw new StockAnalyzer.ObjectSourceException("could not read " + where + ": " + e.getMessage());
+        }
+    }
+
+    /** Stores a large result; the exception names the S3 error code (NoSuchBucket, AccessDenied). */
+    static void writeS3(S3Client client, String bucket, String key, String body) throws LargeResults.StoreException {
+        try {
+            client.putObject(r -> r.bucket(bucket).key(key).contentType("text/plain; charset=utf-8"),
+                    RequestBody.fromString(body, StandardCharsets.UTF_8));
+        } catch (S3Exception e) {
+            String code = e.awsErrorDetails() != null ? e.awsErrorDetails().errorCode() : null;
+            throw new LargeResults.StoreException(code != null ? code : "HTTP " + e.statusCode());
+        } catch (SdkException e) {
+            throw new LargeResults.StoreException(e.getMessage());
         }
     }
 }

@@ -102,7 +102,7 @@ class StockAnalyzerTest {
 
     @Test
     void handlerStreamsAToolResult() throws Exception {
-        StockAnalyzerHandler h = new StockAnalyzerHandler(new StockAnalyzer((b, k) -> MULTI));
+        StockAnalyzerHandler h = new StockAnalyzerHandler(new StockAnalyzer((b, k) -> MULTI), new LargeResults(null, null));
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         String ev = "{\"name\": \"analyze_stock_prices\", \"id\": \"t9\", \"input\": {\"bucket\": \"b\", \"key\": \"k\", \"windows\": [2]}}";
         h.handleRequest(new ByteArrayInputStream(ev.getBytes(StandardCharsets.UTF_8)), out, null);

@@ -5,40 +5,65 @@ Thin: parse and validate the request (Powertools' REST resolver with pydantic mo
 
 import json
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import boto3
+from agent_core.observability import logger, serve, tracer
+from agent_core.settings import per_environment
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Query
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
 from agent_api.approvals import Approvals
 from agent_api.catalog import Catalog
 from agent_api.errors import ApiError, NotFound
 from agent_api.runs import Runs
-from agent_api.sessions import session_store
-from agent_api.settings import Settings
-from agent_core.observability import logger, tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Header, Query
-from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from agent_api.sessions import Sessions, session_store
+from agent_api.settings import ApiSettings
 
-UI_DIR = Path(__file__).resolve().parent / "ui"
+UI_DIR = Path(__file__).resolve().parents[1] / "ui"
 STREAM_SECONDS = 20.0  # API Gateway's REST integration answers within 29 s
 ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
-settings = Settings.from_env()
-_dynamodb = boto3.resource("dynamodb")
-_sfn = boto3.client("stepfunctions")
-catalog = Catalog(boto3.client("dynamodb"), settings.agent_table, settings.tool_table)
-runs = Runs(settings, catalog, _sfn, _dynamodb.Table(settings.runs_table))
-approvals = Approvals(settings, catalog, _sfn, _dynamodb.Table(settings.approvals_table))
-sessions = session_store(settings, runs, _dynamodb.Table(settings.runs_table), boto3.client("s3"))
+router = Router()
 
-app = APIGatewayRestResolver(
-    cors=CORSConfig(allow_origin=settings.ui_origin, allow_headers=["x-api-key"], max_age=600),
-    enable_validation=True,
-)
+
+@dataclass(frozen=True)
+class Api:
+    """The resolver and the services behind it, built from the settings."""
+
+    resolver: APIGatewayRestResolver
+    catalog: Catalog
+    runs: Runs
+    approvals: Approvals
+    sessions: Sessions
+
+
+@per_environment
+def api() -> Api:
+    settings = ApiSettings.from_env()
+    dynamodb = boto3.resource("dynamodb")
+    sfn = boto3.client("stepfunctions")
+    catalog = Catalog(boto3.client("dynamodb"), settings.agent_table, settings.tool_table)
+    runs = Runs(settings, catalog, sfn, dynamodb.Table(settings.runs_table))
+    approvals = Approvals(settings, catalog, sfn, dynamodb.Table(settings.approvals_table))
+    sessions = session_store(
+        settings, runs, dynamodb.Table(settings.runs_table), boto3.client("s3")
+    )
+    resolver = APIGatewayRestResolver(
+        cors=CORSConfig(allow_origin=settings.ui_origin, allow_headers=["x-api-key"], max_age=600),
+        enable_validation=True,
+    )
+    resolver.include_router(router)
+    resolver.not_found(_no_route)
+    return Api(resolver, catalog, runs, approvals, sessions)
 
 
 class Strict(BaseModel):
@@ -68,12 +93,12 @@ def _error(status: int, code: str, message: str) -> Response[str]:
     )
 
 
-@app.exception_handler(ApiError)
+@router.exception_handler(ApiError)
 def _api_error(error: ApiError) -> Response[str]:
     return _error(error.status, error.code, error.message)
 
 
-@app.exception_handler(RequestValidationError)
+@router.exception_handler(RequestValidationError)
 def _invalid(error: RequestValidationError) -> Response[str]:
     problems = [
         f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
@@ -82,25 +107,25 @@ def _invalid(error: RequestValidationError) -> Response[str]:
     return _error(400, "bad_request", "; ".join(problems))
 
 
-@app.not_found
 def _no_route(_: NotFoundError) -> Response[str]:
-    event = app.current_event
+    event = router.current_event
     return _error(404, "not_found", f"no route {event.http_method} {event.path}")
 
 
 def _reviewer(name: str) -> dict[str, str]:
     """Who answered: the API key API Gateway checked (its id, never the key) and the name given."""
-    key_id = app.current_event.request_context.identity.api_key_id or "unknown"
+    event = cast(APIGatewayProxyEvent, router.current_event)
+    key_id = event.request_context.identity.api_key_id or "unknown"
     return {"name": name or f"api-key:{key_id}", "api_key_id": key_id}
 
 
 # ---------------------------------------------------------------------- the web UI (no key)
-@app.get("/")
+@router.get("/")
 def index() -> Response[str]:
     return _asset("index.html")
 
 
-@app.get("/ui/<asset>")
+@router.get("/ui/<asset>")
 def ui_asset(asset: str) -> Response[str]:
     return _asset(asset)
 
@@ -118,41 +143,41 @@ def _asset(name: str) -> Response[str]:
 
 
 # ---------------------------------------------------------------------- agents and runs
-@app.get("/agents")
+@router.get("/agents")
 def list_agents() -> dict[str, Any]:
-    return {"agents": [agent.public() for agent in catalog.agents().values()]}
+    return {"agents": [agent.public() for agent in api().catalog.agents().values()]}
 
 
-@app.post("/runs")
+@router.post("/runs")
 def start_run(body: StartRun) -> Response[str]:
-    started = runs.start(body.agent, body.prompt, body.session_id)
+    started = api().runs.start(body.agent, body.prompt, body.session_id)
     return Response(status_code=202, content_type="application/json", body=json.dumps(started))
 
 
-@app.get("/runs")
+@router.get("/runs")
 def list_runs(
     agent: Annotated[str | None, Query(max_length=64)] = None,
     session_id: Annotated[str | None, Query(pattern=ID)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> dict[str, Any]:
-    return {"runs": runs.list(agent=agent, session_id=session_id, limit=limit)}
+    return {"runs": api().runs.list(agent=agent, session_id=session_id, limit=limit)}
 
 
-@app.get("/runs/<run_id>")
+@router.get("/runs/<run_id>")
 def get_run(run_id: str) -> dict[str, Any]:
-    return runs.get(run_id)
+    return api().runs.get(run_id)
 
 
-@app.get("/runs/<run_id>/events")
+@router.get("/runs/<run_id>/events")
 def run_events(
     run_id: str, after: Annotated[str | None, Query(max_length=64)] = None
 ) -> dict[str, Any]:
-    page = runs.events(run_id, after)
+    page = api().runs.events(run_id, after)
     page.pop("calls")
     return page
 
 
-@app.get("/runs/<run_id>/stream")
+@router.get("/runs/<run_id>/stream")
 def run_stream(
     run_id: str,
     after: Annotated[str | None, Query(max_length=64)] = None,
@@ -161,7 +186,7 @@ def run_stream(
     """Server-sent events: a ``step`` event per step, then ``end`` (the run is over) or ``more``,
     whose ``id`` is the cursor: EventSource reconnects after ``retry`` ms with it as
     Last-Event-ID. Each response holds what arrived within STREAM_SECONDS of polling."""
-    page = runs.wait_for_news(run_id, last_event_id or after, STREAM_SECONDS)
+    page = api().runs.wait_for_news(run_id, last_event_id or after, STREAM_SECONDS)
     frames = ["retry: 500\n\n"]
     frames += [f"event: step\ndata: {json.dumps(step, default=str)}\n\n" for step in page["events"]]
     last = "end" if page["status"] != "RUNNING" else "more"
@@ -176,40 +201,41 @@ def run_stream(
 
 
 # ---------------------------------------------------------------------- approvals
-@app.get("/approvals")
+@router.get("/approvals")
 def list_approvals() -> dict[str, Any]:
-    return {"approvals": approvals.pending()}
+    return {"approvals": api().approvals.pending()}
 
 
-@app.post("/approvals/<approval_id>/approve")
+@router.post("/approvals/<approval_id>/approve")
 def approve(approval_id: str, body: Approve) -> dict[str, Any]:
     decision = {"approved": True, "review_notes": body.notes}
-    return approvals.answer(approval_id, decision, _reviewer(body.reviewer))
+    return api().approvals.answer(approval_id, decision, _reviewer(body.reviewer))
 
 
-@app.post("/approvals/<approval_id>/reject")
+@router.post("/approvals/<approval_id>/reject")
 def reject(approval_id: str, body: Reject) -> dict[str, Any]:
     decision = {"approved": False, "rejection_reason": body.reason, "review_notes": body.notes}
-    return approvals.answer(approval_id, decision, _reviewer(body.reviewer))
+    return api().approvals.answer(approval_id, decision, _reviewer(body.reviewer))
 
 
 # ---------------------------------------------------------------------- sessions
-@app.get("/sessions/<session_id>")
+@router.get("/sessions/<session_id>")
 def get_session(session_id: str) -> dict[str, Any]:
-    session = sessions.get(session_id)
+    session = api().sessions.get(session_id)
     if session is None:
         raise NotFound(f"no session {session_id!r}")
-    return session | {"messages": sessions.messages(session_id)}
+    return session | {"messages": api().sessions.messages(session_id)}
 
 
-@app.delete("/sessions/<session_id>")
+@router.delete("/sessions/<session_id>")
 def delete_session(session_id: str) -> dict[str, Any]:
-    if not sessions.delete(session_id):
+    if not api().sessions.delete(session_id):
         raise NotFound(f"no session {session_id!r}")
     return {"session_id": session_id, "deleted": True}
 
 
+@serve
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return api().resolver.resolve(event, context)

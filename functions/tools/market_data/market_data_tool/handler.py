@@ -5,22 +5,33 @@ passing through the state machine."""
 import hashlib
 import os
 import re
+from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 import boto3
-from agent_core import settings
-from agent_core.observability import logger, tracer
+from agent_core.observability import logger, serve, tracer
+from agent_core.settings import Settings, env, per_environment
 from agent_core.tools import ToolError, dispatch
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from prices import price_csv
 
-BUCKET = settings.required("ARTIFACT_BUCKET")
+from market_data_tool.prices import price_csv
+
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
-s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None)
 
 
-def prepare_price_csv(tool_input: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, kw_only=True)
+class MarketDataSettings(Settings):
+    artifact_bucket: str = env("ARTIFACT_BUCKET")
+
+
+@per_environment
+def s3() -> Any:
+    return boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL_S3") or None)
+
+
+def prepare_price_csv(tool_input: dict[str, Any], bucket: str) -> dict[str, Any]:
     symbols = tool_input.get("symbols")
     if not isinstance(symbols, list) or not 1 <= len(symbols) <= 10:
         raise ToolError("symbols must be a list of 1 to 10 ticker symbols, e.g. ['ACME', 'GLOBX']")
@@ -39,9 +50,9 @@ def prepare_price_csv(tool_input: dict[str, Any]) -> dict[str, Any]:
         raise ToolError("seed must be an integer")
     body = price_csv(symbols, days, start, seed)
     key = f"datasets/prices/{hashlib.sha256(body.encode()).hexdigest()[:16]}.csv"
-    s3.put_object(Bucket=BUCKET, Key=key, Body=body.encode(), ContentType="text/csv")
+    s3().put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType="text/csv")
     return {
-        "bucket": BUCKET,
+        "bucket": bucket,
         "key": key,
         "symbols": symbols,
         "rows": days * len(symbols),
@@ -50,7 +61,9 @@ def prepare_price_csv(tool_input: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+@serve
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return dispatch(event, {"prepare_price_csv": prepare_price_csv})
+    bucket = MarketDataSettings.from_env().artifact_bucket  # a bad setting fails the invocation
+    return dispatch(event, {"prepare_price_csv": partial(prepare_price_csv, bucket=bucket)})

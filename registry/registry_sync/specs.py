@@ -1,6 +1,6 @@
 """Tool and agent specs: the JSON files under registry/ are the single source of truth; this module
 validates them and writes them to the registry tables (on deploy through the custom resource in
-app.py, locally through the sfn-agents engine, which runs that same custom resource)."""
+handler.py, locally through the sfn-agents engine, which runs that same custom resource)."""
 
 import json
 from collections.abc import Mapping
@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-SPEC_DIR = Path(__file__).resolve().parent
+SPEC_DIR = Path(__file__).resolve().parents[1]
 TOOL_STATUSES = {"active", "deprecated", "disabled"}
 
 

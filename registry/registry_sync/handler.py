@@ -7,9 +7,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
-from agent_core.observability import logger
+from agent_core.observability import logger, serve
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from registry_specs import sync
+
+from registry_sync.specs import sync
 
 PHYSICAL_ID = "sfn-agents-registry"
 REQUEST_TYPES = ("Create", "Update", "Delete")
@@ -67,6 +68,7 @@ def _respond(event: dict[str, Any], status: str, reason: str, data: dict[str, An
         pass
 
 
+@serve
 @logger.inject_lambda_context
 def lambda_handler(event: Any, context: LambdaContext) -> None:
     _response_url(event)  # without it nobody can be told anything

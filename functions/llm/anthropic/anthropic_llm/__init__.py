@@ -1,0 +1,1 @@
+"""The Anthropic LLM caller function (handler: anthropic_llm.handler.lambda_handler)."""

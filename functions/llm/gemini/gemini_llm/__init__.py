@@ -1,0 +1,1 @@
+"""The Google Gemini LLM caller function (handler: gemini_llm.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""The SQL tool function (handler: sql_tool.handler.lambda_handler)."""

@@ -1,0 +1,1 @@
+"""Tool {{ cookiecutter.name }} (handler: {{ cookiecutter.name }}_tool.handler.lambda_handler)."""
