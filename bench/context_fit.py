@@ -2,14 +2,15 @@
 max_input_tokens 30,000, with ~14 KB tool results, at 10, 50 and 200 turns.
 
 A warm function keeps the conversation's message objects from turn to turn; each turn adds the
-tool results and the model's reply. For each length it reports the median fit+check milliseconds
-of the last five turns, for this tree and, side by side, for the same functions at ``--before``
-(a git revision, default BEFORE: the last commit whose functions serialised and checked the
-whole history every turn). Writes bench/results/context_fit.json.
+tool results and the model's reply. For each length it reports the median fit+check
+milliseconds of the last five turns of three runs, for this tree and, side by side, for the same
+functions at ``--before`` (a git revision, default BEFORE: the last commit whose functions
+serialised and checked the whole history every turn). Writes bench/results/context_fit.json.
 Usage: python bench/context_fit.py [--turns 10 50 200] [--before REVISION]
 """
 
 import argparse
+import importlib.util
 import statistics
 import subprocess
 import tempfile
@@ -20,34 +21,38 @@ from typing import Any
 from scripted_engine import ROOT, write_results
 
 from sfn_agents.history import LAYER
-from sfn_agents.python_runtime import import_isolated
+from sfn_agents.python_runtime import add_to_path
+
+add_to_path([LAYER])
+from agent_core import context, messages  # noqa: E402  (the layer, as the functions import it)
 
 BUDGET = 30_000
 RESULT = "0" * 14_000
 TOOLS = [{"name": "execute_sql_query", "description": "Run SQL.", "input_schema": {}}]
 BEFORE = "9ea20e5368ae"
-MODULES = ("__init__", "errors", "messages", "context")
 
 
-def modules_at(revision: str, into: Path) -> tuple[Any, Any]:
-    package = into / "agent_core"
-    package.mkdir()
-    for name in MODULES:
-        path = f"layers/agent_core/agent_core/{name}.py"
-        text = subprocess.run(
-            ["git", "show", f"{revision}:{path}"], cwd=ROOT, check=True, capture_output=True
+def module_at(revision: str, name: str, into: Path) -> Any:
+    """agent_core.<name> as it was at ``revision`` (its own imports resolve to today's package:
+    errors and types only)."""
+    path = into / f"{name}_at_{revision}.py"
+    path.write_bytes(
+        subprocess.run(
+            ["git", "show", f"{revision}:layers/agent_core/agent_core/{name}.py"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         ).stdout
-        (package / f"{name}.py").write_bytes(text)
-    (package / "context_windows.json").write_bytes(
-        (LAYER / "agent_core/context_windows.json").read_bytes()
     )
-    return import_isolated("agent_core.messages", [into]), import_isolated(
-        "agent_core.context", [into]
-    )
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def turn_ms(turns: int, step: Any) -> float:
-    """Median ms of ``step(history, new)`` over the last five of ``turns`` turns."""
+def last_turns_ms(turns: int, step: Any) -> list[float]:
+    """The ms of ``step(history, new)`` in the last five of ``turns`` turns."""
     history: list[dict] = []
     new: list[dict] = [{"role": "user", "content": [{"type": "text", "text": "benchmark"}]}]
     timings = []
@@ -63,7 +68,11 @@ def turn_ms(turns: int, step: Any) -> float:
                 "content": [{"type": "tool_result", "tool_use_id": f"t{turn}", "content": RESULT}],
             }
         ]
-    return statistics.median(timings[-5:])
+    return timings[-5:]
+
+
+def turn_ms(turns: int, step: Any) -> float:
+    return statistics.median(t for _ in range(3) for t in last_turns_ms(turns, step))
 
 
 def main() -> None:
@@ -71,15 +80,14 @@ def main() -> None:
     parser.add_argument("--turns", type=int, nargs="+", default=[10, 50, 200])
     parser.add_argument("--before", default=BEFORE)
     args = parser.parse_args()
-    messages = import_isolated("agent_core.messages", [LAYER])
-    context = import_isolated("agent_core.context", [LAYER])
 
     def after(history: list, new: list) -> None:
         checked = history + messages.check_messages(new, follows=history)
         context.fit("", TOOLS, checked, BUDGET)
 
     with tempfile.TemporaryDirectory() as tmp:
-        old_messages, old_context = modules_at(args.before, Path(tmp))
+        old_messages = module_at(args.before, "messages", Path(tmp))
+        old_context = module_at(args.before, "context", Path(tmp))
 
     def before(history: list, new: list) -> None:
         old_context.fit("", TOOLS, old_messages.check_messages(history + new), BUDGET)

@@ -1,11 +1,7 @@
 """Checking only the messages a turn adds to an already checked history."""
 
 import pytest
-
-from sfn_agents.history import LAYER
-from sfn_agents.python_runtime import import_isolated
-
-messages = import_isolated("agent_core.messages", [LAYER])
+from agent_core import messages
 
 HISTORY = [
     {"role": "user", "content": [{"type": "text", "text": "task"}]},
