@@ -97,7 +97,24 @@ def new_tool(project: Project, name: str, language: str, description: str) -> li
     event.write_text(json.dumps(example) + "\n")
     function = Template((scaffold / "resources.yaml").read_text()).render(**context)
     _add_resources(project, logical_id, function.rstrip("\n"))
-    return [project.relative(p) for p in (code, spec, event, project.template)]
+    created = [code, spec, event, project.template]
+    if language == "python":
+        created.append(_add_python_path(project, project.relative(code)))
+    return [project.relative(p) for p in created]
+
+
+def _add_python_path(project: Project, code_dir: str) -> Path:
+    """A Python tool's CodeUri joins pytest's pythonpath and mypy's mypy_path in pyproject.toml,
+    as Lambda puts it on sys.path (tests/unit/test_function_packages.py checks both lists)."""
+    pyproject = project.root / "pyproject.toml"
+    text = pyproject.read_text()
+    for key in ("pythonpath", "mypy_path"):
+        listing = re.compile(rf"^({key} = \[\n(?:  .*\n)*?)(\])", re.MULTILINE)
+        text, found = listing.subn(rf'\1  "{code_dir}",\n\2', text, count=1)
+        if not found:
+            raise ScaffoldError(f"pyproject.toml has no multi-line {key} list to add {code_dir} to")
+    pyproject.write_text(text)
+    return pyproject
 
 
 def _tool_spec(name: str, logical_id: str, language: str, description: str) -> dict[str, Any]:

@@ -96,7 +96,8 @@ def test_a_new_tool_and_agent_work_right_away(language, tmp_path):
     }
     if language == "python":  # as `make lint` and `make typecheck` check it
         lint = f"{BIN}/ruff check {CODE} && {BIN}/ruff format --check {CODE} && "
-        lint += f"MYPYPATH={CODE} {BIN}/mypy {CODE}/{TOOL}_tool"
+        lint += f"MYPYPATH={CODE} {BIN}/mypy {CODE}/{TOOL}_tool && "
+        lint += f"{BIN}/pytest -q -p no:cacheprovider tests/unit/test_function_packages.py"
         steps["lint"] = subprocess.Popen(["sh", "-c", lint], cwd=project, env=env, **PIPES)
     outputs = {name: step.communicate(timeout=900) for name, step in steps.items()}
     for name, step in steps.items():
