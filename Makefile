@@ -88,6 +88,7 @@ bench: install
 	$(BIN)/python bench/api.py
 	$(BIN)/python bench/follow_calls.py
 	$(BIN)/python bench/conversation.py
+	$(BIN)/python bench/context_fit.py
 
 deploy: build
 	$(BIN)/sam deploy --guided

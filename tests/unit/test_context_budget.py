@@ -1,5 +1,6 @@
 """agent_core's context budget and large tool results (S3 in moto)."""
 
+import hashlib
 import json
 
 import boto3
@@ -76,3 +77,41 @@ def test_a_1_mb_result_goes_to_s3_and_the_model_gets_a_preview(monkeypatch):
         assert body == big and f"s3://artifacts/{ref['key']}" in result["content"]
         small = tools.dispatch({"name": "dump", "id": "t2", "input": {}}, {"dump": lambda _: "ok"})
         assert small["content"] == "ok" and "content_ref" not in small
+
+
+def growing_conversation(turns: int):
+    """The history a run holds after each turn, the same message objects extended turn by turn
+    (as the warm function's store keeps them): mixed results, some too short to clear."""
+    messages: list[dict] = [{"role": "user", "content": [{"type": "text", "text": "task"}]}]
+    for turn in range(turns):
+        uses = [
+            {"type": "tool_use", "id": f"t{turn}-{n}", "name": "q", "input": {"n": n}}
+            for n in range(1 + turn % 3)
+        ]
+        chars = 150 + 997 * turn % 9000
+        results = [
+            {"type": "tool_result", "tool_use_id": u["id"], "content": "r" * chars} for u in uses
+        ]
+        messages += [
+            {"role": "assistant", "content": [{"type": "text", "text": f"step {turn}"}, *uses]},
+            {"role": "user", "content": results},
+        ]
+        yield messages
+
+
+# sha256 of every fitted request of a 260-turn run, per budget, recorded before the size memo:
+# within budget, clearing only, clearing then dropping turns.
+PINNED_REQUESTS = {
+    1_000_000: "2cfe50e58e16be207bcc6846ff8667b181ceb7cb94a3223f45bfdedfca6847c2",
+    60_000: "465bd5eb09891b40f120f81a8dd191f3c4253b9a26258e90a28b164b80e9968d",
+    20_000: "254c31de4b6cd15ddce6b6ea159a69b00a82004e962479f260599766e516eaef",
+}
+
+
+def test_the_requests_of_a_long_run_are_pinned():
+    for budget, pinned in PINNED_REQUESTS.items():
+        digest = hashlib.sha256()
+        for messages in growing_conversation(260):
+            fitted = context.fit("system", [{"name": "q"}], messages, budget)
+            digest.update(json.dumps(fitted).encode())
+        assert digest.hexdigest() == pinned, budget

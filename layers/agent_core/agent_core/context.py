@@ -18,10 +18,10 @@ prefix and prompt caching keeps working."""
 import json
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from agent_core.errors import LlmFatalError
-from agent_core.messages import Message
+from agent_core.messages import Message, TextBlock
 
 WINDOWS_FILE = Path(__file__).with_name("context_windows.json")
 CHARS_PER_TOKEN = 3
@@ -33,6 +33,9 @@ _KEEP_RESULT_CHARS = 200  # results this short are not worth clearing
 # turns and the provider's prompt cache keeps hitting (a prefix that changes every turn would be
 # written to the cache, at a premium, every turn).
 TRIM_STEP = 16
+# Each message object's sizes (see _sized), by id: a few long conversations' worth.
+_SIZED: dict[int, "_Sized"] = {}
+_SIZED_KEPT = 8192
 
 
 @cache
@@ -59,43 +62,83 @@ def estimate_tokens(system: str, tools: list[Any], messages: list[Message]) -> i
     return -(-size // CHARS_PER_TOKEN)
 
 
+class _Sized(NamedTuple):
+    message: Message  # kept, so its id is not reused while the entry lives
+    whole: int  # characters it adds to a request's JSON, with its ", " separator
+    cleared: Message  # the message with its long tool results replaced by CLEARED_NOTE
+    cleared_size: int
+
+
+def _sized(message: Message) -> _Sized:
+    """``message`` sized and cleared once per message object: a warm function's stored history
+    keeps its objects, so each turn sizes only its new messages (stored messages never change)."""
+    entry = _SIZED.get(id(message))
+    if entry is None or entry.message is not message:
+        whole = len(json.dumps(message)) + 2
+        cleared = _cleared(message)
+        size = whole if cleared is message else len(json.dumps(cleared)) + 2
+        entry = _Sized(message, whole, cleared, size)
+        if len(_SIZED) >= _SIZED_KEPT:
+            _SIZED.clear()
+        _SIZED[id(message)] = entry
+    return entry
+
+
+def _cleared(message: Message) -> Message:
+    """``message`` with each tool result too long to keep replaced by CLEARED_NOTE (itself if none
+    is)."""
+    content = message["content"]
+    if not any(_clearable(block) for block in content):
+        return message
+    blocks = [
+        {**block, "content": CLEARED_NOTE.format(chars=len(block["content"]))}  # type: ignore[typeddict-item]
+        if _clearable(block)
+        else block
+        for block in content
+    ]
+    return {**message, "content": blocks}  # type: ignore[typeddict-item]
+
+
+def _clearable(block: Any) -> bool:
+    text = block.get("content") if block["type"] == "tool_result" else None
+    return isinstance(text, str) and len(text) > _KEEP_RESULT_CHARS
+
+
 def fit(system: str, tools: list[Any], messages: list[Message], budget: int) -> list[Message]:
     """``messages`` or a trimmed copy whose estimate is within ``budget`` tokens."""
     fixed = len(system) + len(json.dumps(tools))
-    sizes = [len(json.dumps(m)) + 2 for m in messages]
+    sized = [_sized(m) for m in messages]
+    sizes = [entry.whole for entry in sized]
     limit = budget * CHARS_PER_TOKEN - fixed
-    if sum(sizes) <= limit:
-        return messages
-    trimmed: list[dict[str, Any]] = [dict(m, content=list(m["content"])) for m in messages]
-    newest_user = len(trimmed) - 1
     total = sum(sizes)  # kept up to date as results are cleared (summing each step grows as n²)
-    for index in range(newest_user):
-        content = trimmed[index]["content"]
-        for position, block in enumerate(content):
-            text = block.get("content") if block["type"] == "tool_result" else None
-            if isinstance(text, str) and len(text) > _KEEP_RESULT_CHARS:
-                content[position] = {**block, "content": CLEARED_NOTE.format(chars=len(text))}
-        size = len(json.dumps(trimmed[index])) + 2
-        total += size - sizes[index]
-        sizes[index] = size
-        if total <= limit and (index + 1) % TRIM_STEP == 0:
-            return trimmed  # type: ignore[return-value]
     if total <= limit:
-        return trimmed  # type: ignore[return-value]
+        return messages
+    newest_user = len(messages) - 1
+    for index in range(newest_user):
+        total += sized[index].cleared_size - sizes[index]
+        sizes[index] = sized[index].cleared_size
+        if total <= limit and (index + 1) % TRIM_STEP == 0:
+            return [e.cleared for e in sized[: index + 1]] + messages[index + 1 :]
+    if total <= limit:
+        return [e.cleared for e in sized[:newest_user]] + messages[newest_user:]
     # Drop (assistant, user) pairs after the first message; keep the newest exchange.
-    first, rest, rest_sizes = trimmed[0], trimmed[1:], sizes[1:]
+    rest_sizes = sizes[1:]
     dropped = 0
     note_size = len(OMITTED_NOTE) + 40
     kept = sum(rest_sizes)
-    while len(rest) - dropped > 2 and (sizes[0] + note_size + kept > limit or dropped % TRIM_STEP):
+    while len(rest_sizes) - dropped > 2 and (
+        sizes[0] + note_size + kept > limit or dropped % TRIM_STEP
+    ):
         kept -= rest_sizes[dropped] + rest_sizes[dropped + 1]
         dropped += 2
-    rest = rest[dropped:]
     if sizes[0] + note_size + kept > limit:
         raise LlmFatalError(
             f"the request does not fit max_input_tokens={budget} even after clearing old tool "
             "results and dropping old turns: raise the limit or make tool results smaller"
         )
-    note = {"type": "text", "text": OMITTED_NOTE.format(count=dropped)}
-    first = {**first, "content": [*first["content"], note]} if dropped else first
-    return [first, *rest]  # type: ignore[list-item]
+    first = sized[0].cleared
+    if dropped:
+        note: TextBlock = {"type": "text", "text": OMITTED_NOTE.format(count=dropped)}
+        first = {**first, "content": [*first["content"], note]}
+    kept_messages = [e.cleared for e in sized[1 + dropped : newest_user]]
+    return [first, *kept_messages, messages[newest_user]]

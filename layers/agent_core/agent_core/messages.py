@@ -54,14 +54,18 @@ _REQUIRED_FIELDS: dict[str, dict[str, type]] = {
 _ALLOWED_BLOCKS = {"user": {"text", "tool_result"}, "assistant": {"text", "tool_use"}}
 
 
-def check_messages(messages: Any, where: str = "messages") -> list[Message]:
+def check_messages(
+    messages: Any, where: str = "messages", follows: list[Message] | None = None
+) -> list[Message]:
     """Raise MalformedLlmEvent unless ``messages`` is a list of canonical messages: roles
     alternate starting with the user when the list starts a conversation (``where`` is not
-    new_messages), and every tool_result answers a tool_use of the message before it."""
+    new_messages), and every tool_result answers a tool_use of the message before it.
+    ``follows`` is an already checked history that ``messages`` continue: only the new messages
+    are checked (each turn checks what it adds), and errors name their place in the whole list."""
     if not isinstance(messages, list):
         raise MalformedLlmEvent(f"{where} must be a list of messages")
-    previous: dict[str, Any] | None = None
-    for index, message in enumerate(messages):
+    previous: dict[str, Any] | None = follows[-1] if follows else None  # type: ignore[assignment]
+    for index, message in enumerate(messages, len(follows or [])):
         at = f"{where}[{index}]"
         role = message.get("role") if isinstance(message, dict) else None
         if not isinstance(role, str) or role not in _ALLOWED_BLOCKS:

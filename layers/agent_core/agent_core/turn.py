@@ -145,7 +145,7 @@ def run_turn(
     turn_event = parse_event(event)
     ref = turn_event.conversation
     history = load_history(store, ref) if ref else []
-    messages = check_messages(history + turn_event.new_messages)
+    messages = history + check_messages(turn_event.new_messages, follows=history)
     agent = turn_event.agent
     model = agent.get("model") or default_model
     max_output_tokens = int(agent.get("max_output_tokens") or 4096)
