@@ -86,12 +86,13 @@ tools-test-node: $(NPM_STAMPS) $(TOOLS_DIR)/node-ric/.installed
 tools-build-node: $(NPM_STAMPS) $(TOOLS_DIR)/node-ric/.installed
 	for dir in $(NODE_TOOLS); do (cd $$dir && npm run --silent build && touch dist/index.js) || exit 1; done
 
-# cargo takes a lock on the target directory, so its test and build never overlap.
+# cargo takes a lock on the target directory, so its test and build never overlap; `+` hands it
+# make's jobserver, so its compiles share make's -j slots.
 tools-test-rust:
-	for dir in $(RUST_TOOLS); do (cd $$dir && cargo fmt --check && \
+	+for dir in $(RUST_TOOLS); do (cd $$dir && cargo fmt --check && \
 	  cargo clippy --all-targets --locked -- -D warnings && cargo test --locked) || exit 1; done
 tools-build-rust:
-	for dir in $(RUST_TOOLS); do (cd $$dir && cargo build --locked && touch target/debug/bootstrap) || exit 1; done
+	+for dir in $(RUST_TOOLS); do (cd $$dir && cargo build --locked && touch target/debug/bootstrap) || exit 1; done
 
 # Maven takes no lock: the build goes first, and the tests reuse its compiled classes.
 tools-test-java: tools-java21 | tools-build-java
