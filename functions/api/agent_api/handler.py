@@ -3,15 +3,17 @@
 Thin: parse and validate the request (Powertools' REST resolver with pydantic models), delegate to
 ``agent_api``, answer JSON. Errors are ``{error, message}`` with their status."""
 
+import functools
 import json
 import mimetypes
+import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, cast
 
 import boto3
 from agent_core.observability import logger, serve, tracer
-from agent_core.settings import per_environment
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -46,8 +48,15 @@ class Api:
     sessions: Sessions
 
 
-@per_environment
 def api() -> Api:
+    """This thread's Api. Powertools' resolver holds the request in flight, so each thread gets its
+    own, as each Lambda sandbox serves one request at a time (the local engine serves concurrent
+    API requests on threads of one process)."""
+    return _sandbox_api(frozenset(os.environ.items()), threading.get_ident())
+
+
+@functools.lru_cache(maxsize=64)
+def _sandbox_api(environment: frozenset[tuple[str, str]], thread: int) -> Api:
     settings = ApiSettings.from_env()
     dynamodb = boto3.resource("dynamodb")
     sfn = boto3.client("stepfunctions")
@@ -108,13 +117,13 @@ def _invalid(error: RequestValidationError) -> Response[str]:
 
 
 def _no_route(_: NotFoundError) -> Response[str]:
-    event = router.current_event
+    event = api().resolver.current_event
     return _error(404, "not_found", f"no route {event.http_method} {event.path}")
 
 
 def _reviewer(name: str) -> dict[str, str]:
     """Who answered: the API key API Gateway checked (its id, never the key) and the name given."""
-    event = cast(APIGatewayProxyEvent, router.current_event)
+    event = cast(APIGatewayProxyEvent, api().resolver.current_event)
     key_id = event.request_context.identity.api_key_id or "unknown"
     return {"name": name or f"api-key:{key_id}", "api_key_id": key_id}
 
