@@ -1,6 +1,6 @@
 """The local engine: the template's resources in moto, served on a loopback port, with state
 machines executed by moto's Step Functions engine (JSONata through jsonata-python) and Lambda
-invocations dispatched to the functions' real handlers.
+invocations dispatched to the functions' real handlers, each function in processes of its own.
 
 Everything, in-process or not, talks to it over HTTP with ordinary AWS clients, so the same engine
 serves one ``sfn-agents run`` or, long-lived, other processes (boto3, the AWS CLI, a second
@@ -540,25 +540,25 @@ class LocalEngine:
             Path(self.resolver.attributes[ref["Ref"]]["path"]) for ref in props.get("Layers", [])
         ]
         qualifiers = self._register_function(name, props)
-        self.functions.add(
-            LocalFunction(
-                logical_id=logical_id,
-                name=name,
-                arn=arn,
-                runtime=props.get("Runtime", ""),
-                code_dir=(self.template.root / props["CodeUri"]).resolve(),
-                handler=props["Handler"],
-                layer_dirs=layers,
-                env=env,
-                timeout=int(props.get("Timeout", 3)),
-                memory=int(props.get("MemorySize", 128)),
-                build_method=self.template.resources[logical_id]
-                .get("Metadata", {})
-                .get("BuildMethod", ""),
-                repo_root=self.template.root,
-                qualifiers=qualifiers,
-            )
+        function = LocalFunction(
+            logical_id=logical_id,
+            name=name,
+            arn=arn,
+            runtime=props.get("Runtime", ""),
+            code_dir=(self.template.root / props["CodeUri"]).resolve(),
+            handler=props["Handler"],
+            layer_dirs=layers,
+            env=env,
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
+            build_method=self.template.resources[logical_id]
+            .get("Metadata", {})
+            .get("BuildMethod", ""),
+            repo_root=self.template.root,
+            qualifiers=qualifiers,
         )
+        self.functions.add(function)
+        function.prestart()  # its init overlaps the rest of the deploy
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None

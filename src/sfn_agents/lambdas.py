@@ -1,12 +1,10 @@
 """Lambda invocations for the local engine: moto's Lambda backend hands every invocation (from a
-state machine, boto3 or the CLI) to the function's real handler here instead of to Docker."""
+state machine, boto3 or the CLI) to the function's sandboxes here instead of to Docker."""
 
 import json
 import os
 import threading
 import time
-import traceback
-import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,47 +12,21 @@ from typing import Any
 
 import moto.awslambda.models as lambda_models
 
-from sfn_agents import log_capture
 from sfn_agents.launchers import LaunchError, launch_for
-from sfn_agents.python_runtime import Handler, load_handler
 from sfn_agents.runtime_api import SandboxPool
-from sfn_agents.thread_env import overlay
 
 Outcome = tuple[str, bool, str]  # payload JSON text, errored, logs: moto's _invoke_lambda contract
 KEPT_INVOCATIONS = 50  # per function, for tests and inspection; older ones are dropped
 
 
-@dataclass
-class LambdaContext:
-    function_name: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    timeout_seconds: int
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    started: float = field(default_factory=time.monotonic)
-
-    @property
-    def log_group_name(self) -> str:
-        return f"/aws/lambda/{self.function_name}"
-
-    @property
-    def log_stream_name(self) -> str:
-        return f"local/{self.aws_request_id}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        elapsed = time.monotonic() - self.started
-        return max(0, int((self.timeout_seconds - elapsed) * 1000))
-
-
-def _error(error_type: str, message: str, trace: list[str] | None = None) -> str:
-    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": trace or []})
+def _error(error_type: str, message: str) -> str:
+    return json.dumps({"errorMessage": message, "errorType": error_type, "stackTrace": []})
 
 
 @dataclass
 class LocalFunction:
-    """One function of the template. Python functions run in this process; other runtimes run as
-    processes behind the Lambda Runtime API (see runtime_api and launchers)."""
+    """One function of the template, run as processes behind the Lambda Runtime API (see
+    runtime_api and launchers), whatever its runtime."""
 
     logical_id: str
     name: str
@@ -72,22 +44,11 @@ class LocalFunction:
     invocations: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=KEPT_INVOCATIONS)
     )
-    _loaded: Handler | None = None
     _pool: SandboxPool | None = None
-    _load_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def in_process(self) -> bool:
-        return self.runtime.startswith("python")
-
-    def _handler(self) -> Handler:
-        with self._load_lock:  # the first invocation is the cold start
-            if self._loaded is None:
-                self._loaded = load_handler(self.code_dir, self.handler, self.layer_dirs, self.env)
-            return self._loaded
+    _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _sandboxes(self) -> SandboxPool:
-        with self._load_lock:
+        with self._pool_lock:
             if self._pool is None:
                 launch = launch_for(
                     self.runtime,
@@ -96,6 +57,7 @@ class LocalFunction:
                     self.handler,
                     self.repo_root,
                     memory_mb=self.memory,
+                    layer_dirs=self.layer_dirs,
                 )
                 env = {**_process_env(), **self.env, **launch.env}
                 env.update(
@@ -106,61 +68,23 @@ class LocalFunction:
                 self._pool = SandboxPool(launch.command, launch.cwd, env, memory_mb=self.memory)
             return self._pool
 
-    def _run(self, event: Any, context: LambdaContext, outcome: list[Outcome]) -> None:
-        with overlay(self.env), log_capture.captured() as logs:
-            try:
-                result = self._handler()(event, context)
-                try:
-                    payload, errored = json.dumps(result), False
-                except (TypeError, ValueError) as error:
-                    payload, errored = _error("Runtime.MarshalError", str(error)), True
-            except ImportError as error:
-                payload, errored = _error("Runtime.ImportModuleError", str(error)), True
-            except SystemExit as error:  # Lambda: the runtime exits, the invocation fails
-                status = error.code if isinstance(error.code, int) else int(error.code is not None)
-                if not isinstance(error.code, int | None):
-                    print(error.code)
-                message = f"RequestId: {context.aws_request_id} Error: Runtime exited"
-                message += f" with error: exit status {status}"
-                payload, errored = _error("Runtime.ExitError", message), True
-                print(message)
-                self._loaded = None  # the next invocation is a cold start, as after an exit
-            except Exception as error:
-                trace = traceback.format_exception(error)
-                payload, errored = _error(type(error).__name__, str(error), trace), True
-                print("".join(trace), end="")
-        outcome.append((payload, errored, logs.getvalue()))
-
-    def _invoke_in_process(self, event: Any) -> Outcome:
-        context = LambdaContext(self.name, self.arn, self.memory, self.timeout)
-        outcome: list[Outcome] = []
-        worker = threading.Thread(
-            target=self._run,
-            args=(event, context, outcome),
-            name=f"lambda-{self.name}",
-            daemon=True,
-        )
-        worker.start()
-        worker.join(self.timeout)
-        if not outcome:
-            message = f"Task timed out after {self.timeout:.2f} seconds"
-            outcome.append((_error("Sandbox.Timedout", message), True, message + "\n"))
-        return outcome[0]
-
-    def _invoke_process(self, event: Any) -> Outcome:
-        try:
-            pool = self._sandboxes()
-        except LaunchError as error:
-            return _error("Runtime.InvalidEntrypoint", str(error)), True, str(error)
-        payload, errored, logs = pool.invoke(event, self.arn, self.timeout)
-        return payload.decode(errors="replace"), errored, logs
+    def prestart(self) -> None:
+        """Start a Python function's first sandbox now: its init (the handler's imports) runs while
+        the engine goes on. Other runtimes may need a build first, left to the first invocation."""
+        if self.runtime.startswith("python"):
+            self._sandboxes().prestart()
 
     def invoke(self, event: Any) -> Outcome:
         started = time.monotonic()
-        if self.in_process:
-            payload, errored, logs = self._invoke_in_process(event)
-        else:
-            payload, errored, logs = self._invoke_process(event)
+        try:
+            raw, errored, logs = self._sandboxes().invoke(event, self.arn, self.timeout)
+            payload = raw.decode(errors="replace")
+        except LaunchError as error:
+            payload, errored, logs = (
+                _error("Runtime.InvalidEntrypoint", str(error)),
+                True,
+                str(error),
+            )
         self.invocations.append(
             {
                 "event": event,

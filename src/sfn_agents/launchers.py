@@ -1,6 +1,8 @@
-"""How to build (for this machine) and start a non-Python function so it serves the Lambda Runtime
-API: each runtime's official client does the talking, not a re-implementation of Lambda.
+"""How to build (for this machine) and start a function so it serves the Lambda Runtime API: each
+runtime's official client does the talking, not a re-implementation of Lambda.
 
+- Python (python*): AWS's awslambdaric, on this interpreter (so with its installed packages), with
+  the function's code directory and its layers first on its path, as Lambda's /var/task and /opt.
 - Go (BuildMethod go1.x) and Rust (rust-cargolambda): the binary, whose aws-lambda-go /
   lambda_runtime library is the runtime client.
 - Node (BuildMethod esbuild): the esbuild bundle run by AWS's aws-lambda-ric.
@@ -128,14 +130,35 @@ def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     return Launch(command, code_dir, {"JAVA_HOME": home})
 
 
+def _python(runtime: str, code_dir: Path, handler: str, layer_dirs: Sequence[Path]) -> Launch:
+    path = os.pathsep.join(str(d.resolve()) for d in [code_dir, *layer_dirs])
+    return Launch(
+        [sys.executable, "-m", "awslambdaric", handler],
+        code_dir,
+        {
+            "PYTHONPATH": path,
+            "LAMBDA_TASK_ROOT": str(code_dir),
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{runtime}",
+        },
+    )
+
+
 _locks: dict[Path, threading.Lock] = {}
 
 
 def launch_for(
-    runtime: str, build_method: str, code_dir: Path, handler: str, repo: Path, memory_mb: int = 0
+    runtime: str,
+    build_method: str,
+    code_dir: Path,
+    handler: str,
+    repo: Path,
+    memory_mb: int = 0,
+    layer_dirs: Sequence[Path] = (),
 ) -> Launch:
     """Build if needed, and say how to start the function's runtime process (a JVM sizes its
     heap from ``memory_mb``, the function's MemorySize, as Lambda's Java runtime does)."""
+    if runtime.startswith("python"):  # nothing to build
+        return _python(runtime, code_dir, handler, layer_dirs)
     if runtime.startswith("java"):
         builder = _java
     elif runtime.startswith("nodejs"):

@@ -1,9 +1,11 @@
-"""The Lambda Runtime API, for functions whose runtime is a separate process: Go and Rust binaries
-(their official runtime libraries speak it), Node through aws-lambda-ric, Java through
-aws-lambda-java-runtime-interface-client.
+"""The Lambda Runtime API, for every function: each runs as a process of its own, through its
+runtime's official client (Python's awslambdaric, Node's aws-lambda-ric,
+aws-lambda-java-runtime-interface-client; Go and Rust binaries link their runtime library).
 
 Each sandbox is one process with one Runtime API endpoint, handling one invocation at a time, as
-in Lambda; parallel invocations get more sandboxes. A sandbox that exceeds the function's timeout
+in Lambda; parallel invocations get more sandboxes. A pool can start its first sandbox ahead of
+the first invocation (``prestart``), so the function's init (a Python handler's imports) overlaps
+whatever the engine does meanwhile; its init logs go with its first invocation's. A sandbox that exceeds the function's timeout
 is killed, as Lambda does. A sandbox's process gets the function's MemorySize as its data-segment
 limit (RLIMIT_DATA, which counts what a process commits, not address space it only reserves, as
 the JVM, V8 and Go do) and fails as Lambda would when it needs more.
@@ -12,10 +14,13 @@ A runtime that goes away mid-request (killed, timed out, stopped with the engine
 the connection errors that follow are not reported as errors.
 """
 
+import codecs
 import contextlib
 import json
+import os
 import queue
 import resource
+import select
 import subprocess
 import sys
 import threading
@@ -140,26 +145,56 @@ class Sandbox:
             target=self.endpoint.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
         address = f"127.0.0.1:{self.endpoint.server_address[1]}"
-        self.logs: list[str] = []
+        self._logs: list[str] = []
+        self._reported = 0  # how many of the logs an invocation has returned
+        self._log_lock = threading.Lock()
         self.process = subprocess.Popen(
             list(command),
             cwd=cwd,
             env={**env, "AWS_LAMBDA_RUNTIME_API": address},
+            stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
+            start_new_session=True,  # Ctrl-C reaches the engine, which stops its sandboxes
         )
         if memory_mb:  # set from here (preexec_fn is unsafe with threads); every later
             size = memory_mb * 1024 * 1024  # allocation is checked against it
             with contextlib.suppress(ProcessLookupError):  # already gone: reported as an exit
                 resource.prlimit(self.process.pid, resource.RLIMIT_DATA, (size, size))
+        assert self.process.stdout is not None
+        self._output = self.process.stdout.fileno()
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         threading.Thread(target=self._collect_logs, daemon=True).start()
 
+    def _read_logs(self, wait: float) -> int | None:
+        """Append what the process has written, waiting up to ``wait`` for it: how many bytes,
+        None once the process has closed its output."""
+        with self._log_lock:
+            if self._output < 0:
+                return None
+            if not select.select([self._output], [], [], wait)[0]:
+                return 0
+            data = os.read(self._output, 65536)
+            self._logs.append(self._decoder.decode(data, final=not data))
+            if not data:
+                self._output = -1
+                return None
+            return len(data)
+
     def _collect_logs(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.logs.append(line)
+        while self._read_logs(0.05) is not None:
+            pass
+
+    def _logs_since_last(self) -> str:
+        """An invocation's logs, from the end of the previous invocation's (the first one's start
+        with the init's): all its runtime wrote before posting the outcome, so already in the
+        pipe."""
+        while self._read_logs(0):
+            pass
+        with self._log_lock:
+            logs = "".join(self._logs[self._reported :])
+            self._reported = len(self._logs)
+        return logs
 
     @property
     def alive(self) -> bool:
@@ -172,7 +207,6 @@ class Sandbox:
             deadline_ms=int((time.time() + timeout) * 1000),
             function_arn=function_arn,
         )
-        log_start = len(self.logs)
         self.endpoint.pending.put(invocation)
         deadline = time.monotonic() + timeout
         while not invocation.done.wait(0.05):
@@ -181,8 +215,8 @@ class Sandbox:
                 or not self.alive
                 or time.monotonic() > deadline
             ):
-                return self._failure(invocation, timeout), True, "".join(self.logs[log_start:])
-        return invocation.payload, invocation.errored, "".join(self.logs[log_start:])
+                return self._failure(invocation, timeout), True, self._logs_since_last()
+        return invocation.payload, invocation.errored, self._logs_since_last()
 
     def _failure(self, invocation: Invocation, timeout: float) -> bytes:
         if self.endpoint.init_error is not None:
@@ -191,7 +225,9 @@ class Sandbox:
             self.stop()
             message, kind = f"Task timed out after {timeout:.2f} seconds", "Sandbox.Timedout"
         else:
-            message = f"Runtime exited with code {self.process.returncode}"
+            status = self.process.returncode
+            message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: "
+            message += f"exit status {status}" if status >= 0 else f"signal {-status}"
             if self.memory_mb:
                 message += f" (its memory is limited to the function's {self.memory_mb} MB)"
             kind = "Runtime.ExitError"
@@ -218,12 +254,26 @@ class SandboxPool:
         self._all: list[Sandbox] = []
         self._lock = threading.Lock()
 
+    def _start(self) -> Sandbox:
+        sandbox = Sandbox(self.command, self.cwd, self.env, self.memory_mb)
+        with self._lock:
+            self._all.append(sandbox)
+        return sandbox
+
+    def prestart(self) -> None:
+        """Start a sandbox for the next invocation unless one is idle (its init runs meanwhile)."""
+        with self._lock:
+            if self._idle:
+                return
+        sandbox = self._start()
+        with self._lock:
+            self._idle.append(sandbox)
+
     def invoke(self, event: Any, function_arn: str, timeout: float) -> tuple[bytes, bool, str]:
         with self._lock:
             sandbox = self._idle.pop() if self._idle else None
         if sandbox is None:
-            sandbox = Sandbox(self.command, self.cwd, self.env, self.memory_mb)
-            self._all.append(sandbox)
+            sandbox = self._start()
         try:
             return sandbox.invoke(event, function_arn, timeout)
         finally:
