@@ -171,6 +171,7 @@ class LocalEngine:
         self._clients: dict[str, Any] = {}
         self._lock = threading.RLock()
         self._role_arn = ""
+        self._prestart: set[str] = set()  # logical ids of functions to start when created
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -289,15 +290,41 @@ class LocalEngine:
         assert self.template is not None
         with self._lock:
             needed = self._closure(set(logical_ids))
+            self._prestart |= self._to_prestart(needed)
             graph = {k: self._graph[k] & needed for k in needed - self.created}
-            for logical_id in TopologicalSorter(graph).static_order():
-                if logical_id in self.created:
-                    continue
-                try:
-                    self._create(logical_id, self.template.resources[logical_id])
-                except TemplateError as error:
-                    raise DeployError(f"{logical_id}: {error}") from None
-                self.created.add(logical_id)
+            order = TopologicalSorter(graph)
+            order.prepare()
+            while order.is_active():  # functions as soon as they can be: their init overlaps
+                ready = sorted(order.get_ready(), key=self._not_a_function)
+                for logical_id in ready:
+                    if logical_id not in self.created:
+                        try:
+                            self._create(logical_id, self.template.resources[logical_id])
+                        except TemplateError as error:
+                            raise DeployError(f"{logical_id}: {error}") from None
+                        self.created.add(logical_id)
+                    order.done(logical_id)
+
+    def _not_a_function(self, logical_id: str) -> bool:
+        assert self.template is not None
+        return self.template.resources[logical_id]["Type"] != "AWS::Serverless::Function"
+
+    def _to_prestart(self, needed: set[str]) -> set[str]:
+        """The functions among ``needed`` whose first sandbox starts when they are created: all
+        but the LLM functions of providers that none of the agents among them uses (an agent's
+        provider is in its spec, registry/agents/<name>.json; a run with another provider
+        starts that function's sandbox when it first calls it)."""
+        assert self.template is not None
+        used: set[str] = set()
+        for logical_id in needed & set(self.template.of_type("AWS::Serverless::StateMachine")):
+            props = self.template.resources[logical_id].get("Properties", {})
+            agent = props.get("DefinitionSubstitutions", {}).get("AgentName")
+            spec = self.template.root / "registry" / "agents" / f"{agent}.json"
+            if isinstance(agent, str) and spec.is_file():
+                used.add(json.loads(spec.read_text()).get("provider", ""))
+        table = providers(self.template.root).values()
+        unused = {p.function for p in table} - {p.function for p in table if p.name in used}
+        return needed & set(self.template.of_type("AWS::Serverless::Function")) - unused
 
     def _known(self, name: str) -> str | None:
         """An agent name, logical id or physical function name -> its logical id."""
@@ -558,7 +585,8 @@ class LocalEngine:
             qualifiers=qualifiers,
         )
         self.functions.add(function)
-        function.prestart()  # its init overlaps the rest of the deploy
+        if logical_id in self._prestart:
+            function.prestart()  # its init overlaps the rest of the deploy
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None

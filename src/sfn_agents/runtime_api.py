@@ -5,10 +5,10 @@ aws-lambda-java-runtime-interface-client; Go and Rust binaries link their runtim
 Each sandbox is one process with one Runtime API endpoint, handling one invocation at a time, as
 in Lambda; parallel invocations get more sandboxes. A pool can start its first sandbox ahead of
 the first invocation (``prestart``), so the function's init (a Python handler's imports) overlaps
-whatever the engine does meanwhile; its init logs go with its first invocation's. A sandbox that exceeds the function's timeout
-is killed, as Lambda does. A sandbox's process gets the function's MemorySize as its data-segment
-limit (RLIMIT_DATA, which counts what a process commits, not address space it only reserves, as
-the JVM, V8 and Go do) and fails as Lambda would when it needs more.
+whatever the engine does meanwhile; its init logs go with its first invocation's. A sandbox that
+exceeds the function's timeout is killed, as Lambda does. A sandbox's process gets the function's
+MemorySize as its data-segment limit (RLIMIT_DATA, which counts what a process commits, not address
+space it only reserves, as the JVM, V8 and Go do) and fails as Lambda would when it needs more.
 
 A runtime that goes away mid-request (killed, timed out, stopped with the engine) is normal here:
 the connection errors that follow are not reported as errors.
@@ -215,12 +215,15 @@ class Sandbox:
                 or not self.alive
                 or time.monotonic() > deadline
             ):
-                return self._failure(invocation, timeout), True, self._logs_since_last()
+                failure, line = self._failure(invocation, timeout)
+                return failure, True, self._logs_since_last() + line
         return invocation.payload, invocation.errored, self._logs_since_last()
 
-    def _failure(self, invocation: Invocation, timeout: float) -> bytes:
+    def _failure(self, invocation: Invocation, timeout: float) -> tuple[bytes, str]:
+        """The error, and the line Lambda's platform logs for it (a runtime logs its own init
+        error)."""
         if self.endpoint.init_error is not None:
-            return self.endpoint.init_error
+            return self.endpoint.init_error, ""
         if self.alive:  # still running past its timeout: Lambda kills the sandbox
             self.stop()
             message, kind = f"Task timed out after {timeout:.2f} seconds", "Sandbox.Timedout"
@@ -231,7 +234,7 @@ class Sandbox:
             if self.memory_mb:
                 message += f" (its memory is limited to the function's {self.memory_mb} MB)"
             kind = "Runtime.ExitError"
-        return json.dumps({"errorMessage": message, "errorType": kind}).encode()
+        return json.dumps({"errorMessage": message, "errorType": kind}).encode(), message + "\n"
 
     def stop(self) -> None:
         self.endpoint.closing.set()

@@ -1,25 +1,45 @@
-"""In-process Python functions keep Lambda's outcomes: a handler's sys.exit is a runtime exit; a
-handler module that another function's code (or a library) shadows is an import error."""
+"""Python functions run as Lambda runs them: each in processes of its own through awslambdaric,
+behind the engine's Runtime API, with Lambda's outcomes (a handler's sys.exit is a runtime exit,
+an import error is Runtime.ImportModuleError, a slow handler is killed at its timeout)."""
 
 import json
 import textwrap
+import time
 from pathlib import Path
+
+import pytest
 
 from sfn_agents.lambdas import LocalFunction
 
 HANDLER = textwrap.dedent(
     """
-    import sys
+    import os, sys, time
+
+    IMPORTED_AT = time.time()
+    print("init of", __name__)
+    ORIGIN = os.path.dirname(__file__)
 
     def handler(event, context):
         if event.get("exit") is not None:
             sys.exit(event["exit"])
-        return {"ok": True}
+        if event.get("sleep"):
+            time.sleep(event["sleep"])
+        if event.get("fail"):
+            raise ValueError(event["fail"])
+        print("handling", event)
+        return {
+            "origin": ORIGIN,
+            "imported_at": IMPORTED_AT,
+            "greeting": os.environ.get("GREETING"),
+            "request_id": context.aws_request_id,
+            "remaining_ms": context.get_remaining_time_in_millis(),
+            "function_name": context.function_name,
+        }
     """
 )
 
 
-def _function(tmp_path: Path, package: str) -> LocalFunction:
+def _function(tmp_path: Path, package: str, env: dict[str, str] | None = None) -> LocalFunction:
     (tmp_path / package).mkdir(parents=True)
     (tmp_path / package / "__init__.py").write_text("")
     (tmp_path / package / "handler.py").write_text(HANDLER)
@@ -31,36 +51,104 @@ def _function(tmp_path: Path, package: str) -> LocalFunction:
         code_dir=tmp_path,
         handler=f"{package}.handler.handler",
         layer_dirs=[],
-        env={},
+        env={"AWS_LAMBDA_FUNCTION_NAME": "stack-Fn", **(env or {})},
         timeout=5,
-        memory=128,
+        memory=512,
     )
 
 
-def test_sys_exit_is_reported_as_a_runtime_exit_not_a_timeout(tmp_path: Path):
-    function = _function(tmp_path, "exit_probe")
-    payload, errored, logs = function.invoke({"exit": 3})
+@pytest.fixture
+def probe(tmp_path: Path):
+    function = _function(tmp_path, "probe_fn", {"GREETING": "hello"})
+    yield function
+    function.stop()
+
+
+def test_a_handler_gets_its_environment_and_lambdas_context(probe: LocalFunction):
+    payload, errored, logs = probe.invoke({"n": 1})
+    assert not errored, payload
+    result = json.loads(payload)
+    assert result["greeting"] == "hello"
+    assert result["function_name"] == "stack-Fn"
+    assert 0 < result["remaining_ms"] <= 5000
+    assert "init of probe_fn.handler" in logs  # a cold start's logs start with the init's
+    assert "handling {'n': 1}" in logs
+    payload, _, logs = probe.invoke({"n": 2})
+    assert json.loads(payload)["request_id"] != result["request_id"]
+    assert "init of" not in logs and "handling {'n': 2}" in logs  # a warm start
+
+
+def test_a_prestarted_sandbox_imports_the_handler_before_the_first_invocation(
+    probe: LocalFunction,
+):
+    probe.prestart()
+    time.sleep(3)
+    asked = time.time()
+    payload, errored, logs = probe.invoke({})
+    assert not errored, payload
+    assert json.loads(payload)["imported_at"] < asked
+    assert "init of probe_fn.handler" in logs
+
+
+def test_a_handler_error_has_lambdas_shape(probe: LocalFunction):
+    payload, errored, logs = probe.invoke({"fail": "bad input"})
+    assert errored
+    error = json.loads(payload)
+    assert (error["errorType"], error["errorMessage"]) == ("ValueError", "bad input")
+    assert any("raise ValueError" in line for line in error["stackTrace"])
+    assert "bad input" in logs
+
+
+def test_sys_exit_is_reported_as_a_runtime_exit_not_a_timeout(probe: LocalFunction):
+    payload, errored, logs = probe.invoke({"exit": 3})
     assert errored
     error = json.loads(payload)
     assert error["errorType"] == "Runtime.ExitError"
-    assert "exit status 3" in error["errorMessage"]
+    assert "Runtime exited with error: exit status 3" in error["errorMessage"]
     assert "exit status 3" in logs
-    assert function.invoke({})[:2] == (json.dumps({"ok": True}), False)  # a fresh start after it
+    payload, errored, _ = probe.invoke({})  # a fresh start after it
+    assert not errored, payload
 
 
-def test_kept_invocations_are_bounded(tmp_path: Path):
-    function = _function(tmp_path, "bounded_probe")
+def test_a_handler_past_its_timeout_is_killed(tmp_path: Path):
+    function = _function(tmp_path, "slow_fn")
+    function.timeout = 1
+    try:
+        payload, errored, logs = function.invoke({"sleep": 30})
+        assert errored
+        assert json.loads(payload)["errorType"] == "Sandbox.Timedout"
+        assert "Task timed out after 1.00 seconds" in logs
+    finally:
+        function.stop()
+
+
+def test_a_missing_handler_module_is_an_import_error(tmp_path: Path):
+    function = _function(tmp_path, "present_fn")
+    function.handler = "absent_fn.handler.handler"
+    try:
+        payload, errored, _ = function.invoke({})
+        error = json.loads(payload)
+        assert errored and error["errorType"] == "Runtime.ImportModuleError"
+        assert "absent_fn" in error["errorMessage"]
+    finally:
+        function.stop()
+
+
+def test_kept_invocations_are_bounded(probe: LocalFunction):
     for _ in range(60):
-        function.invoke({})
-    assert len(function.invocations) == 50
+        probe.invoke({})
+    assert len(probe.invocations) == 50
 
 
-def test_a_package_name_two_functions_share_is_an_import_error(tmp_path: Path):
-    first = _function(tmp_path / "first", "twin_probe")
-    second = _function(tmp_path / "second", "twin_probe")
-    assert first.invoke({})[:2] == (json.dumps({"ok": True}), False)
-    payload, errored, _ = second.invoke({})
-    error = json.loads(payload)
-    assert errored and error["errorType"] == "Runtime.ImportModuleError"
-    assert "twin_probe.handler" in error["errorMessage"]
-    assert "give the function's package a name of its own" in error["errorMessage"]
+def test_two_functions_with_one_package_name_each_run_their_own_code(tmp_path: Path):
+    first = _function(tmp_path / "first", "twin_fn")
+    second = _function(tmp_path / "second", "twin_fn")
+    try:
+        origins = [json.loads(f.invoke({})[0])["origin"] for f in (first, second)]
+        assert origins == [
+            str(tmp_path / "first" / "twin_fn"),
+            str(tmp_path / "second" / "twin_fn"),
+        ]
+    finally:
+        first.stop()
+        second.stop()
