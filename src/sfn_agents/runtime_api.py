@@ -65,6 +65,7 @@ class _Endpoint(ThreadingHTTPServer):
 class _RuntimeHandler(BaseHTTPRequestHandler):
     server: _Endpoint
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # a reply's headers and body go out at once, not 40 ms apart
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -169,11 +170,14 @@ class Sandbox:
     def _read_logs(self, wait: float) -> int | None:
         """Append what the process has written, waiting up to ``wait`` for it: how many bytes,
         None once the process has closed its output."""
-        with self._log_lock:
-            if self._output < 0:
-                return None
-            if not select.select([self._output], [], [], wait)[0]:
-                return 0
+        output = self._output
+        if output < 0:
+            return None
+        if wait and not select.select([output], [], [], wait)[0]:
+            return 0
+        with self._log_lock:  # another reader may have taken it meanwhile: look again
+            if self._output < 0 or not select.select([self._output], [], [], 0)[0]:
+                return None if self._output < 0 else 0
             data = os.read(self._output, 65536)
             self._logs.append(self._decoder.decode(data, final=not data))
             if not data:
