@@ -63,7 +63,8 @@ with zipfile.ZipFile(_DUMMY_ZIP, "w") as _zip:
     _zip.writestr("README", "code runs from the working tree")
 _DUMMY_ZIP_BASE64 = base64.b64encode(_DUMMY_ZIP.getvalue()).decode()
 
-# Set for the whole process: every AWS SDK call made here goes to the engine.
+# Set for the whole process (every AWS SDK call made here goes to the engine) and for every
+# function's.
 _LOCAL_AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -554,7 +555,8 @@ class LocalEngine:
         self._record_function(logical_id, props)
         name = self.resolver.refs[logical_id]
         arn = self.resolver.attributes[logical_id]["Arn"]
-        env = {k: str(v) for k, v in self._resolve(props["Environment"]["Variables"]).items()}
+        env = dict(_LOCAL_AWS_ENV)  # under its own variables, as in this process
+        env.update({k: str(v) for k, v in self._resolve(props["Environment"]["Variables"]).items()})
         env.update(self._function_env.get("*", {}))
         env.update(self._function_env.get(logical_id, {}))
         env.update(local_iam.credentials_env(logical_id))  # its role's, as Lambda gives it

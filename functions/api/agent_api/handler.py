@@ -6,7 +6,6 @@ Thin: parse and validate the request (Powertools' REST resolver with pydantic mo
 import functools
 import json
 import mimetypes
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Annotated, Any, cast
 
 import boto3
 from agent_core.observability import logger, serve, tracer
+from agent_core.settings import sandbox_environment
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -50,9 +50,9 @@ class Api:
 
 def api() -> Api:
     """This thread's Api. Powertools' resolver holds the request in flight, so each thread gets its
-    own, as each Lambda sandbox serves one request at a time (the local engine serves concurrent
-    API requests on threads of one process)."""
-    return _sandbox_api(frozenset(os.environ.items()), threading.get_ident())
+    own, as each Lambda sandbox serves one request at a time (a test may serve concurrent API
+    requests on threads of one process)."""
+    return _sandbox_api(sandbox_environment(), threading.get_ident())
 
 
 @functools.lru_cache(maxsize=64)

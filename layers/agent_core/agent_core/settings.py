@@ -98,12 +98,21 @@ def _cached(cls: Any, raw: tuple[str, ...]) -> Any:
     return _build(cls, raw, {})
 
 
+PER_INVOCATION = frozenset({"_X_AMZN_TRACE_ID"})  # the runtime sets it for each invocation
+
+
+def sandbox_environment() -> frozenset[tuple[str, str]]:
+    """The environment a sandbox keeps across invocations: all but what the runtime sets for
+    each one (Lambda's Python runtime sets ``_X_AMZN_TRACE_ID`` before every invocation)."""
+    return frozenset((k, v) for k, v in os.environ.items() if k not in PER_INVOCATION)
+
+
 def per_environment[T](build: Callable[[], T]) -> Callable[[], T]:
     """``build()`` (a function's clients, from its settings) once per distinct environment.
 
-    In Lambda the environment of a sandbox never changes, so this is the sandbox's init work,
-    done at first use. The local engine runs many functions, each with its own environment, in
-    one process: each gets its own clients, as each would in its own sandbox."""
+    In a Lambda sandbox that environment never changes, so this is the sandbox's init work, done
+    at first use. Tests run many functions' handlers in one process, each with its own
+    environment: each gets its own clients, as each would in its own sandbox."""
 
     @functools.lru_cache(maxsize=32)
     def built(environment: frozenset[tuple[str, str]]) -> T:
@@ -111,7 +120,7 @@ def per_environment[T](build: Callable[[], T]) -> Callable[[], T]:
 
     @functools.wraps(build)
     def current() -> T:
-        return built(frozenset(os.environ.items()))
+        return built(sandbox_environment())
 
     return current
 
