@@ -43,7 +43,6 @@ from sfn_agents import (
     moto_executions,
     moto_fixes,
     moto_nested_executions,
-    thread_env,
 )
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
 from sfn_agents.providers import providers
@@ -182,7 +181,6 @@ class LocalEngine:
     def start(self) -> "LocalEngine":
         moto_fixes.check_moto_version()
         _quiet_servers()
-        thread_env.install()
         log_capture.install()
         jsonata_bridge.install()
         moto_fixes.install()

@@ -22,7 +22,6 @@ import functools
 import hashlib
 import io
 import json
-import os
 import re
 import threading
 import uuid
@@ -507,51 +506,6 @@ def guard(app: Callable[..., Iterable[bytes]]) -> Guard:
     return Guard(app)
 
 
-def _thread_env_credentials() -> None:
-    """botocore resolves environment credentials once per session and keeps them; in this process
-    functions share boto3's default session, each with its own keys in its thread's environment
-    (see thread_env). Environment credentials are therefore read when a request is signed."""
-    from botocore.credentials import Credentials, EnvProvider, ReadOnlyCredentials
-
-    class ThreadEnvCredentials(Credentials):
-        method = "env"
-
-        def __init__(self) -> None:  # the values are read from os.environ when used
-            pass
-
-        @property
-        def access_key(self) -> str:  # type: ignore[override]
-            return os.environ.get("AWS_ACCESS_KEY_ID", "")
-
-        @property
-        def secret_key(self) -> str:  # type: ignore[override]
-            return os.environ.get("AWS_SECRET_ACCESS_KEY", "")
-
-        @property
-        def token(self) -> str | None:  # type: ignore[override]
-            return os.environ.get("AWS_SESSION_TOKEN")
-
-        @property
-        def account_id(self) -> None:
-            return None
-
-        def get_frozen_credentials(self) -> ReadOnlyCredentials:
-            return ReadOnlyCredentials(self.access_key, self.secret_key, self.token, None)
-
-    original = EnvProvider.load
-    if getattr(original, "patched", False):
-        return
-
-    def load(self: EnvProvider) -> Any:
-        credentials = original(self)
-        if type(credentials) is Credentials and self.environ is os.environ:
-            return ThreadEnvCredentials()
-        return credentials
-
-    load.patched = True  # type: ignore[attr-defined]
-    EnvProvider.load = load  # type: ignore[method-assign]
-
-
 # ---------------------------------------------------------------------------- state machines' calls
 def _access_denied(message: str, status: int) -> Exception:
     from botocore.exceptions import ClientError
@@ -646,7 +600,7 @@ def _named_as_aws(original: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def install() -> None:
-    """Idempotent: the checks in moto's Task states and thread-aware environment credentials."""
+    """Idempotent: the checks in moto's Task states."""
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
         state_task_service_aws_sdk,
         state_task_service_dynamodb,
@@ -654,7 +608,6 @@ def install() -> None:
         state_task_service_sfn,
     )
 
-    _thread_env_credentials()
     services = [
         (state_task_service_lambda.StateTaskServiceLambda, 403),
         (state_task_service_sfn.StateTaskServiceSfn, 400),

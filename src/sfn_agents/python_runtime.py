@@ -1,10 +1,11 @@
-"""Load a Python Lambda handler in this process, as Lambda does: its module by name, from the
-function's code directory and its layers, which join ``sys.path``.
+"""Load a Python Lambda handler in this process: its module by name, from the function's code
+directory and its layers, which join ``sys.path``. The engine runs functions in processes of their
+own (launchers, awslambdaric); tests and scripts/hostile_inputs.py call handlers directly.
 
 Every function's code is a package of its own name (``sql_tool``, ``anthropic_llm``, ...), so all
 functions share one ``sys.modules`` without colliding (tests/unit/test_function_packages.py keeps
 the names unique). A handler reads its settings from the environment when invoked, so each
-function sees its own (the engine applies it around each invocation, and around the import).
+function sees its own (the caller applies it with thread_env.overlay, as around the import).
 """
 
 import importlib

@@ -1,5 +1,6 @@
-"""Per-thread environment overlays, so functions running in one process each see their own
-environment variables (as each would in its own Lambda sandbox) while invocations run in parallel.
+"""Per-thread environment overlays, so handlers called in one process (tests, scripts; the engine
+runs each function in processes of its own) each see their own environment variables, as each
+would in its own Lambda sandbox, while they run in parallel.
 
 ``install()`` replaces ``os.environ`` with a mapping that consults the calling thread's overlay
 first; ``overlay(env)`` applies one for the duration of a block. Writes go to the overlay when one

@@ -3,7 +3,6 @@ state machines' and functions' calls, against the real template and copies missi
 
 import io
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -320,30 +319,3 @@ def test_callers_the_template_does_not_describe_are_not_checked(real):
     )
     status, _ = call(environ)
     assert status.startswith("200")
-
-
-def test_each_thread_signs_with_the_keys_of_its_own_environment():
-    import threading
-
-    import boto3
-
-    from sfn_agents import thread_env
-
-    local_iam.install()
-    thread_env.install()
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    credentials = boto3.session.Session().get_credentials()
-    seen: dict[str, str] = {}
-
-    def worker(name: str) -> None:
-        with thread_env.overlay(local_iam.credentials_env(name)):
-            seen[name] = credentials.get_frozen_credentials().access_key
-
-    threads = [threading.Thread(target=worker, args=(n,)) for n in ("A", "B")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert seen == {"A": local_iam.access_key("A"), "B": local_iam.access_key("B")}
-    assert credentials.get_frozen_credentials().access_key == os.environ["AWS_ACCESS_KEY_ID"]
