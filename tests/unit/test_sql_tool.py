@@ -138,7 +138,7 @@ def test_time_limit_stops_runaway_query(sql_tool):
 
 def test_deadline_interrupts_work_between_progress_checks(monkeypatch):
     """With the progress handler out of the way, the timer alone stops the query, and the
-    thread running it (as the local engine's in-process functions do) is free again."""
+    thread running it (a warm sandbox's, or a test's) is free again."""
     monkeypatch.setattr(sql_database, "PROGRESS_INTERVAL", 10**9)
     database = sql_database.SqlDatabase("", SAMPLE_DB, ROOT, 200, 0.3)
     outcome: list[str] = []

@@ -19,9 +19,9 @@ metrics = Metrics()
 
 def serve[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
     """Every handler's outermost decorator: the invocation logs with its function's service and
-    level, and its metrics carry its service and namespace. In Lambda they never change; in the
-    local engine, where functions share this module, each invocation gets its own function's
-    (log keys per thread; Powertools keeps one metric set per process in any case)."""
+    level, and its metrics carry its service and namespace. In a sandbox they never change; in
+    tests, where functions share this module, each invocation gets its own function's (log keys
+    per thread; Powertools keeps one metric set per process in any case)."""
 
     @functools.wraps(handler)
     def serving(event: Any, context: Any) -> R:
