@@ -33,6 +33,9 @@ from pathlib import Path
 from typing import Any
 
 PREFIX = "/2018-06-01/runtime"
+# AWS_LAMBDA_INITIALIZATION_TYPE, as Lambda sets it: a sandbox started ahead of its first invocation
+# is initialised as provisioned concurrency's are.
+ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
 NEXT_POLL_SECONDS = 1.0
 
 
@@ -261,8 +264,9 @@ class SandboxPool:
         self._all: list[Sandbox] = []
         self._lock = threading.Lock()
 
-    def _start(self) -> Sandbox:
-        sandbox = Sandbox(self.command, self.cwd, self.env, self.memory_mb)
+    def _start(self, initialization: str = ON_DEMAND) -> Sandbox:
+        env = {**self.env, "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
+        sandbox = Sandbox(self.command, self.cwd, env, self.memory_mb)
         with self._lock:
             self._all.append(sandbox)
         return sandbox
@@ -272,7 +276,7 @@ class SandboxPool:
         with self._lock:
             if self._idle:
                 return
-        sandbox = self._start()
+        sandbox = self._start(PROVISIONED)
         with self._lock:
             self._idle.append(sandbox)
 

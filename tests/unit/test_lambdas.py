@@ -34,6 +34,7 @@ HANDLER = textwrap.dedent(
             "request_id": context.aws_request_id,
             "remaining_ms": context.get_remaining_time_in_millis(),
             "function_name": context.function_name,
+            "initialization": os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE"),
         }
     """
 )
@@ -70,6 +71,7 @@ def test_a_handler_gets_its_environment_and_lambdas_context(probe: LocalFunction
     result = json.loads(payload)
     assert result["greeting"] == "hello"
     assert result["function_name"] == "stack-Fn"
+    assert result["initialization"] == "on-demand"
     assert 0 < result["remaining_ms"] <= 5000
     assert "init of probe_fn.handler" in logs  # a cold start's logs start with the init's
     assert "handling {'n': 1}" in logs
@@ -87,6 +89,7 @@ def test_a_prestarted_sandbox_imports_the_handler_before_the_first_invocation(
     payload, errored, logs = probe.invoke({})
     assert not errored, payload
     assert json.loads(payload)["imported_at"] < asked
+    assert json.loads(payload)["initialization"] == "provisioned-concurrency"  # as Lambda says
     assert "init of probe_fn.handler" in logs
 
 

@@ -23,7 +23,7 @@ def caller() -> tuple[BedrockClient, ConversationStore, str]:
     return BedrockClient(runtime), store, settings.default_model
 
 
-# Only during a SnapStart snapshot: build the clients and connect them, into the snapshot.
+# Only in an init no request waits for (SnapStart, provisioned concurrency): build the clients.
 prewarm(lambda: caller()[1].connect())  # noqa: PLW0108 (lazy)
 
 

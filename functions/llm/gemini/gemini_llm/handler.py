@@ -34,7 +34,7 @@ def caller() -> tuple[GeminiClient, ConversationStore, str]:
     return client, ConversationStore(settings.artifact_bucket), settings.default_model
 
 
-# Only during a SnapStart snapshot: build the clients and connect them, into the snapshot.
+# Only in an init no request waits for (SnapStart, provisioned concurrency): build the clients.
 prewarm(lambda: caller()[1].connect(), secrets.connect)  # noqa: PLW0108 (lazy)
 
 

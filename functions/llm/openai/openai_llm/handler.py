@@ -73,7 +73,7 @@ def caller() -> Caller:
     return Caller(settings, ConversationStore(settings.artifact_bucket))
 
 
-# Only during a SnapStart snapshot: build the clients and connect them, into the snapshot.
+# Only in an init no request waits for (SnapStart, provisioned concurrency): build the clients.
 prewarm(lambda: caller().store.connect(), secrets.connect)  # noqa: PLW0108 (lazy)
 
 
