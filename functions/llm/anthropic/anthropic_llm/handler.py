@@ -4,7 +4,7 @@ from typing import Any
 
 from agent_core import secrets
 from agent_core.conversation import ConversationStore
-from agent_core.observability import logger, metrics, serve, tracer
+from agent_core.observability import metered
 from agent_core.secrets import api_key
 from agent_core.settings import KeyedLlmSettings, per_environment
 from agent_core.snapstart import prewarm
@@ -30,9 +30,6 @@ def caller() -> tuple[AnthropicClient, ConversationStore, str]:
 prewarm(lambda: caller()[1].connect(), secrets.connect)  # noqa: PLW0108 (lazy)
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@metered
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_turn(event, *caller())

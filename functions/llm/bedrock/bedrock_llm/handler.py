@@ -4,7 +4,7 @@ return. No API key: the function's IAM role signs the requests."""
 from typing import Any
 
 from agent_core.conversation import ConversationStore
-from agent_core.observability import logger, metrics, serve, tracer
+from agent_core.observability import metered
 from agent_core.settings import LlmSettings, per_environment
 from agent_core.snapstart import prewarm
 from agent_core.turn import run_turn
@@ -27,9 +27,6 @@ def caller() -> tuple[BedrockClient, ConversationStore, str]:
 prewarm(lambda: caller()[1].connect())  # noqa: PLW0108 (lazy)
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
+@metered
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return run_turn(event, *caller())
