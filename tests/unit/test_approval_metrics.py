@@ -8,12 +8,14 @@ from typing import Any
 
 import pytest
 from boto3.dynamodb.types import TypeSerializer
+from provider_cases import LambdaContext
 from test_telemetry import declared, emf_documents, emitted
 
 from sfn_agents import moto_streams
 from sfn_agents.template import Template
 
 ROOT = Path(__file__).resolve().parents[2]
+CONTEXT = LambdaContext("ApprovalMetricsFunction")
 SERIALIZE = TypeSerializer().serialize
 PENDING = {
     "approval_id": "0123456789abcdef",
@@ -74,7 +76,7 @@ def handler(load_function):
 
 
 def test_each_request_and_each_decision_counts_once(handler, capsys):
-    assert handler({"Records": IGNORED + COUNTED + IGNORED}, None) is None
+    assert handler({"Records": IGNORED + COUNTED + IGNORED}, CONTEXT) is None
     documents = emf_documents(capsys.readouterr().out)
     counts = [
         (name, document.get("agent"), document.get("decision"))
@@ -94,7 +96,7 @@ def test_each_request_and_each_decision_counts_once(handler, capsys):
 
 
 def test_changes_that_do_not_count_emit_nothing(handler, capsys):
-    handler({"Records": IGNORED}, None)
+    handler({"Records": IGNORED}, CONTEXT)
     assert emf_documents(capsys.readouterr().out) == []
 
 
