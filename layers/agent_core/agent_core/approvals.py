@@ -27,6 +27,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from agent_core.paging import scanned
+
 HISTORY_PAGE = 100
 LEASE_ID = "#refresh"  # the item that says a taker is taking tasks
 LEASE_SECONDS = 20
@@ -193,18 +195,12 @@ class ApprovalStore:
         """The requests waiting for an answer, oldest first (after taking the untaken ones and
         expiring those of runs that ended)."""
         running = self.refresh()
-        items: list[dict[str, Any]] = []
-        arguments: dict[str, Any] = {
-            "FilterExpression": "#s = :pending",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":pending": "pending"},
-        }
-        while True:
-            page = self.table.scan(**arguments)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = scanned(
+            self.table.scan,
+            FilterExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": "pending"},
+        )
         items.sort(key=lambda item: item["requested_at"])
         if running is not None:
             items = [item for item in items if not self._expire_ended(item, running)]
