@@ -63,6 +63,7 @@ class _Endpoint(ThreadingHTTPServer):
         self.active: dict[str, Invocation] = {}
         self.init_error: bytes | None = None
         self.closing = threading.Event()
+        self.ready_at: float | None = None  # when the runtime first asked for an invocation
 
 
 class _RuntimeHandler(BaseHTTPRequestHandler):
@@ -98,6 +99,8 @@ class _RuntimeHandler(BaseHTTPRequestHandler):
         if self.path != f"{PREFIX}/invocation/next":
             self._reply(404, b'{"errorMessage": "unknown path"}')
             return
+        if self.server.ready_at is None:
+            self.server.ready_at = time.monotonic()
         while True:  # long poll, as Lambda's endpoint does
             try:
                 invocation = self.server.pending.get(timeout=NEXT_POLL_SECONDS)
@@ -144,6 +147,7 @@ class Sandbox:
         self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
     ) -> None:
         self.endpoint = _Endpoint()
+        self.started = time.monotonic()
         self.memory_mb = memory_mb
         threading.Thread(
             target=self.endpoint.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -207,6 +211,12 @@ class Sandbox:
     def alive(self) -> bool:
         return self.process.poll() is None
 
+    @property
+    def init_seconds(self) -> float | None:
+        """How long its init took (None while it runs)."""
+        ready = self.endpoint.ready_at
+        return None if ready is None else ready - self.started
+
     def invoke(self, event: Any, function_arn: str, timeout: float) -> tuple[bytes, bool, str]:
         invocation = Invocation(
             request_id=str(uuid.uuid4()),
@@ -253,7 +263,12 @@ class Sandbox:
 
 
 class SandboxPool:
-    """Reuses idle sandboxes (warm starts) and starts new ones for concurrent invocations."""
+    """Reuses idle sandboxes (warm starts) and starts new ones for concurrent invocations, unless
+    a busy one is free again sooner than a new one would be ready: an invocation that finds none
+    idle waits for one up to the longest init the pool has seen (while none has finished its
+    init, until one has). Locally a cold start costs CPU that the invocations share (importing an
+    SDK takes seconds; a warm invocation, milliseconds), so a burst of invocations is served by
+    few sandboxes, while slow handlers still get sandboxes of their own."""
 
     def __init__(
         self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
@@ -263,34 +278,41 @@ class SandboxPool:
         self._idle: list[Sandbox] = []
         self._all: list[Sandbox] = []
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
 
-    def _start(self, initialization: str = ON_DEMAND) -> Sandbox:
+    def _start(self, initialization: str = ON_DEMAND) -> Sandbox:  # with the lock held
         env = {**self.env, "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
         sandbox = Sandbox(self.command, self.cwd, env, self.memory_mb)
-        with self._lock:
-            self._all.append(sandbox)
+        self._all.append(sandbox)
         return sandbox
 
     def prestart(self) -> None:
         """Start a sandbox for the next invocation unless one is idle (its init runs meanwhile)."""
         with self._lock:
-            if self._idle:
-                return
-        sandbox = self._start(PROVISIONED)
-        with self._lock:
-            self._idle.append(sandbox)
+            if not self._idle:
+                self._idle.append(self._start(PROVISIONED))
+
+    def _take(self) -> Sandbox:
+        since = time.monotonic()
+        with self._freed:
+            while not self._idle:
+                inits = [s.init_seconds for s in self._all if s.init_seconds is not None]
+                if not any(s.alive for s in self._all) or (
+                    inits and time.monotonic() - since >= max(inits)
+                ):
+                    return self._start()
+                self._freed.wait(0.05)
+            return self._idle.pop()
 
     def invoke(self, event: Any, function_arn: str, timeout: float) -> tuple[bytes, bool, str]:
-        with self._lock:
-            sandbox = self._idle.pop() if self._idle else None
-        if sandbox is None:
-            sandbox = self._start()
+        sandbox = self._take()
         try:
             return sandbox.invoke(event, function_arn, timeout)
         finally:
-            if sandbox.alive:
-                with self._lock:
+            with self._freed:
+                if sandbox.alive:
                     self._idle.append(sandbox)
+                    self._freed.notify()
 
     def stop(self) -> None:
         for sandbox in self._all:

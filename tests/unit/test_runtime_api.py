@@ -16,6 +16,7 @@ CLIENT = textwrap.dedent(
     """
     import http.client, json, os, sys, time
     host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+    time.sleep(float(os.environ.get("INIT_SECONDS", "0")))  # the init: imports, clients
     while True:
         connection = http.client.HTTPConnection(host, int(port))
         connection.request("GET", "/2018-06-01/runtime/invocation/next")
@@ -102,6 +103,20 @@ def test_concurrent_invocations_get_their_own_sandboxes(pool):
         )
     pids = {json.loads(payload)["pid"] for payload, _, _ in results}
     assert len(pids) == 3
+
+
+def test_a_burst_of_quick_invocations_waits_for_warm_sandboxes_not_for_new_inits(tmp_path: Path):
+    script = tmp_path / "client.py"
+    script.write_text(CLIENT)
+    pool = SandboxPool([sys.executable, str(script)], tmp_path, {"INIT_SECONDS": "1", "PATH": ""})
+    try:
+        pool.prestart()
+        with ThreadPoolExecutor(8) as executor:
+            results = list(executor.map(lambda n: pool.invoke({"n": n}, ARN, 10), range(8)))
+        assert all(not errored for _, errored, _ in results)
+        assert len({json.loads(payload)["pid"] for payload, _, _ in results}) == 1
+    finally:
+        pool.stop()
 
 
 def test_a_sandbox_gets_the_functions_memory_size_and_fails_beyond_it(tmp_path: Path):
