@@ -265,10 +265,10 @@ class Sandbox:
 class SandboxPool:
     """Reuses idle sandboxes (warm starts) and starts new ones for concurrent invocations, unless
     a busy one is free again sooner than a new one would be ready: an invocation that finds none
-    idle waits for one up to the longest init the pool has seen (while none has finished its
-    init, until one has). Locally a cold start costs CPU that the invocations share (importing an
-    SDK takes seconds; a warm invocation, milliseconds), so a burst of invocations is served by
-    few sandboxes, while slow handlers still get sandboxes of their own."""
+    idle waits for one while one is in its init (one init at a time), then up to the longest init
+    its live sandboxes took. Locally a cold start costs CPU that the invocations share
+    (importing an SDK takes seconds; a warm invocation, milliseconds), so a burst of invocations
+    is served by few sandboxes, while slow handlers still get sandboxes of their own."""
 
     def __init__(
         self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
@@ -296,9 +296,12 @@ class SandboxPool:
         since = time.monotonic()
         with self._freed:
             while not self._idle:
-                inits = [s.init_seconds for s in self._all if s.init_seconds is not None]
-                if not any(s.alive for s in self._all) or (
-                    inits and time.monotonic() - since >= max(inits)
+                live = [s for s in self._all if s.alive]
+                inits = [(s.started, s.init_seconds) for s in live if s.init_seconds is not None]
+                if not live or (
+                    len(inits) == len(live)  # one init at a time: none is running
+                    and time.monotonic() - max([since, *(start + init for start, init in inits)])
+                    >= max(init for _, init in inits)  # waited as long as an init takes
                 ):
                     return self._start()
                 self._freed.wait(0.05)
