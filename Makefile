@@ -47,7 +47,7 @@ lint: install
 # mypy_path has their directories; a tool `sfn-agents new tool` adds joins it through MYPYPATH).
 PYTHON_TOOLS := $(patsubst %/requirements.txt,%,$(wildcard functions/tools/*/requirements.txt))
 PYTHON_PACKAGES := $(wildcard functions/llm/*/*_llm functions/tools/*/*_tool) functions/api/agent_api \
-  registry/registry_sync
+  functions/approval_metrics/approval_metrics registry/registry_sync
 
 typecheck: install
 	MYPYPATH=$(subst $(eval) ,:,$(PYTHON_TOOLS)) $(BIN)/mypy src layers/agent_core/agent_core $(PYTHON_PACKAGES)

@@ -57,8 +57,8 @@ def reviewer(name: str = "") -> dict[str, str]:
 
 
 class ApprovalDesk:
-    """``agent_core.approvals.ApprovalStore`` for the terminal (no metrics: EMF is a Lambda log
-    format; Step Functions' activity metrics count what the terminal takes and answers)."""
+    """``agent_core.approvals.ApprovalStore`` for the terminal (what it records and answers is
+    counted from the table's stream, as the API's is: functions/approval_metrics)."""
 
     def __init__(self, sfn: Any, dynamodb: Any, env: str = "dev") -> None:
         self.env = env

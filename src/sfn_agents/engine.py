@@ -43,6 +43,7 @@ from sfn_agents import (
     moto_executions,
     moto_fixes,
     moto_nested_executions,
+    moto_streams,
     thread_env,
 )
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
@@ -187,6 +188,7 @@ class LocalEngine:
         moto_activities.install()
         moto_nested_executions.install()
         moto_executions.install()
+        moto_streams.install()
         moto_clients.install(self.functions)
         local_iam.install()
         self.functions.install()
@@ -335,7 +337,8 @@ class LocalEngine:
 
     def _closure(self, wanted: set[str]) -> set[str]:
         """``wanted`` and all they refer to, and the custom resources that write to a data store
-        among them with what those need to run (their other references only need names)."""
+        among them with what those need to run (their other references only need names), and
+        the functions a table's stream among them feeds."""
         assert self.template is not None and self.resolver is not None
         resources = self.template.resources
         planned = set(self.resolver.refs)
@@ -354,16 +357,18 @@ class LocalEngine:
                 else:
                     pending += self._graph[logical_id]
             stores = {r for r in needed if resources[r]["Type"] in DATA_STORE_TYPES}
-            writers = [
+            joining = [
                 logical_id
                 for logical_id, spec in resources.items()
-                if _is_custom(spec["Type"])
-                and logical_id not in needed
-                and self._graph[logical_id] & stores
+                if logical_id not in needed
+                and (
+                    (_is_custom(spec["Type"]) and self._graph[logical_id] & stores)
+                    or references(moto_streams.stream_events(spec.get("Properties", {}))) & stores
+                )
             ]
-            if not writers:
+            if not joining:
                 return needed
-            pending += writers
+            pending += joining
 
     def _create(self, logical_id: str, spec: dict[str, Any]) -> None:
         kind = spec["Type"]
@@ -439,8 +444,12 @@ class LocalEngine:
         }
         if props.get("GlobalSecondaryIndexes"):
             arguments["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        arn = self.client("dynamodb").create_table(**arguments)["TableDescription"]["TableArn"]
-        self.resolver.record(logical_id, name, Arn=arn)
+        if props.get("StreamSpecification"):
+            view = props["StreamSpecification"]["StreamViewType"]
+            arguments["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": view}
+        table = self.client("dynamodb").create_table(**arguments)["TableDescription"]
+        stream = {"StreamArn": table["LatestStreamArn"]} if "LatestStreamArn" in table else {}
+        self.resolver.record(logical_id, name, Arn=table["TableArn"], **stream)
 
     def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.resolver is not None
@@ -559,6 +568,26 @@ class LocalEngine:
                 qualifiers=qualifiers,
             )
         )
+        self._map_streams(logical_id, name, props)
+
+    def _map_streams(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
+        """The function's DynamoDB events as event source mappings (see moto_streams)."""
+        from moto.awslambda.models import lambda_backends
+
+        for event in moto_streams.stream_events(props):
+            filters = self._resolve(event.get("FilterCriteria"))
+            try:
+                moto_streams.patterns(filters)
+            except moto_streams.FilterError as error:
+                raise DeployError(f"{logical_id}: {error}") from None
+            lambda_backends[ACCOUNT][REGION].create_event_source_mapping(
+                {
+                    "FunctionName": name,
+                    "EventSourceArn": self._resolve(event["Stream"]),
+                    "StartingPosition": event.get("StartingPosition", "LATEST"),
+                    "FilterCriteria": filters,
+                }
+            )
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         assert self.template is not None and self.resolver is not None

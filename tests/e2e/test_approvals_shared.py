@@ -1,6 +1,7 @@
 """One approvals store for the terminal and the HTTP API: a request either side took is listed by
 both under the same id, answered from one, refused (409 / exit 1) from the other, and the run
-finishes. The API function counts requests and decisions in EMF metrics (its logs)."""
+finishes. Each request and each decision counts once in the EMF metrics, whichever side made it:
+ApprovalMetricsFunction counts them from the table's stream, and nothing else does."""
 
 import json
 import runpy
@@ -28,8 +29,9 @@ def api(engine, scripted_model) -> Iterator[Client]:
 
 
 @pytest.fixture
-def api_logs(engine, monkeypatch) -> list[str]:
-    """What the API function (and any other function) logged, one entry per invocation."""
+def function_logs(engine, monkeypatch) -> list[str]:
+    """What every function (the API's, the approvals' stream's, ...) logged, one entry per
+    invocation."""
     logs: list[str] = []
     invoke = engine.functions.invoke
 
@@ -67,6 +69,15 @@ def metrics(logs: list[str], name: str) -> list[dict[str, Any]]:
     ]
 
 
+def counted(logs: list[str], name: str) -> dict[str, Any]:
+    """The one EMF document of ``name`` in the logs: from the stream's function, with the
+    dimension sets metric_names declares."""
+    (document,) = metrics(logs, name)
+    assert document["service"] == "approval-metrics" and document["environment"] == "dev"
+    assert document[name] == [1.0] and as_declared(document, name)
+    return document
+
+
 def as_declared(document: dict[str, Any], name: str) -> bool:
     """Whether the document carries ``name`` with exactly the dimension sets metric_names
     declares for it (environment aside), as the dashboard test assumes."""
@@ -88,7 +99,7 @@ def table_item(engine, approval: str) -> dict[str, Any]:
 
 
 def test_the_terminal_takes_the_api_answers_and_the_terminal_is_refused(
-    api, api_logs, terminal, engine
+    api, function_logs, terminal, engine
 ):
     started = start(api)
     approval = approval_of(api.follow(started["run_id"], until="waiting"))
@@ -110,20 +121,19 @@ def test_the_terminal_takes_the_api_answers_and_the_terminal_is_refused(
 
     steps = api.follow(started["run_id"])
     assert steps[-1]["output"]["answer"] == "The database holds 750 players."
-    (answered,) = metrics(api_logs, "ApprovalsAnswered")
+    requested = counted(function_logs, "ApprovalsRequested")  # recorded by the terminal
+    assert requested["agent"] == "sql-approval-agent"
+    answered = counted(function_logs, "ApprovalsAnswered")  # by the API, refused to the terminal
     assert answered["decision"] == "approved" and answered["agent"] == "sql-approval-agent"
-    assert answered["ApprovalsAnswered"] == [1.0] and answered["environment"] == "dev"
-    assert as_declared(answered, "ApprovalsAnswered")
-    assert metrics(api_logs, "ApprovalsRequested") == []  # the terminal took it: no EMF there
 
 
-def test_the_api_takes_the_terminal_answers_and_the_api_is_refused(api, api_logs, terminal, engine):
+def test_the_api_takes_the_terminal_answers_and_the_api_is_refused(
+    api, function_logs, terminal, engine
+):
     started = start(api)
     approval = approval_of(api.follow(started["run_id"], until="waiting"))
     assert approval in {a["approval_id"] for a in api.ok("GET", "/approvals")["approvals"]}
-    (requested,) = metrics(api_logs, "ApprovalsRequested")
-    assert requested["agent"] == "sql-approval-agent" and requested["ApprovalsRequested"] == [1.0]
-    assert as_declared(requested, "ApprovalsRequested")
+    assert counted(function_logs, "ApprovalsRequested")["agent"] == "sql-approval-agent"
 
     code, lines, _ = terminal("approvals")
     assert code == 0 and any(row.startswith(f"{approval}  sql-approval-agent") for row in lines)
@@ -144,6 +154,9 @@ def test_the_api_takes_the_terminal_answers_and_the_api_is_refused(api, api_logs
     result = json.loads(next(s for s in steps if s["kind"] == "tool_result")["content"])
     assert result["status"] == "rejected" and result["reviewer"] == reviewer["name"]
     assert "rejected my query (count players with batting lines)" in steps[-1]["output"]["answer"]
+    answered = counted(function_logs, "ApprovalsAnswered")  # by the terminal, refused to the API
+    assert answered["decision"] == "rejected" and answered["agent"] == "sql-approval-agent"
+    counted(function_logs, "ApprovalsRequested")  # still once: listing again records nothing
 
 
 def test_an_unknown_id_is_a_usage_error_and_a_missing_table_a_failure(terminal):

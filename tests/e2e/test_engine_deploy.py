@@ -100,6 +100,50 @@ def test_each_secret_gets_only_its_own_keys():
     assert secrets["/sfn-agents/dev/tool-api-keys"] == {"PERPLEXITY_API_KEY": "tool-key"}
 
 
+def test_a_tables_stream_feeds_the_functions_it_maps_through_their_filters():
+    """SAM's DynamoDB event: the table brings the function it feeds, each change the filters
+    pass reaches it once, the others never (the approvals' lease comes and goes unseen)."""
+    seen = _in_engine(
+        """
+        engine.deploy(template, only=["ApprovalsTable"])
+        created = sorted(engine.created)
+        dynamodb = engine.client("dynamodb")
+        table = "sfn-agents-approvals-dev"
+        lease, approval = {"approval_id": {"S": "#refresh"}}, {"approval_id": {"S": "a1"}}
+        dynamodb.put_item(TableName=table, Item={**lease, "status": {"S": "lease"}})
+        dynamodb.put_item(
+            TableName=table,
+            Item={**approval, "status": {"S": "pending"}, "agent": {"S": "sql-agent"}},
+        )
+        dynamodb.delete_item(TableName=table, Key=lease)
+        dynamodb.update_item(
+            TableName=table,
+            Key=approval,
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": {"S": "approved"}},
+        )
+        stream = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+        calls = engine.function_for("ApprovalMetricsFunction").invocations
+        print(json.dumps({
+            "created": created,
+            "records": [
+                [(r["eventName"], r["dynamodb"]["NewImage"]["status"]["S"]) for r in
+                 call["event"]["Records"]]
+                for call in calls
+            ],
+            "sources": sorted({r["eventSourceARN"] == stream for c in calls
+                               for r in c["event"]["Records"]}),
+            "errored": [call["errored"] for call in calls],
+        }))
+        """
+    )
+    assert {"ApprovalsTable", "ApprovalMetricsFunction"} <= set(seen["created"])
+    assert seen["records"] == [[["INSERT", "pending"]], [["MODIFY", "approved"]]]
+    assert seen["sources"] == [True]
+    assert seen["errored"] == [False, False]
+
+
 def _engine_on(port: int) -> subprocess.CompletedProcess[str]:
     script = f"from sfn_agents.engine import LocalEngine\nLocalEngine(port={port}).start()"
     return subprocess.run(

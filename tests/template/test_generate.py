@@ -176,3 +176,18 @@ def test_a_new_agent_spec_alone_gets_its_alarm_dashboard_lines_and_api_rights(pr
         assert local_iam.evaluate(statements, action, resource) == "allow", action
     other = machine.replace("sfn-agents-dev-", "sfn-agents-dev-x-")
     assert local_iam.evaluate(statements, "states:StartExecution", other) != "allow"
+
+
+def test_agents_whose_api_policy_would_exceed_iams_limit_are_refused(project, capsys):
+    spec = json.loads((project / "registry/agents/sql-agent.json").read_text())
+    for number in range(20):
+        spec["agent_name"] = f"reporting-agent-{number:02}"
+        (project / f"registry/agents/{spec['agent_name']}.json").write_text(json.dumps(spec))
+    template = project / "template.yaml"
+    before = template.read_text()
+
+    assert main(["generate", "--template", str(template)]) == 2
+    err = capsys.readouterr().err
+    assert f"{len(AGENTS) + 20} agents need an API policy of up to " in err
+    assert "characters, over IAM's 6144 for a managed policy: split AgentApiPolicy" in err
+    assert template.read_text() == before

@@ -5,6 +5,7 @@ retention (what `sam logs` reads)."""
 import json
 import re
 import runpy
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,21 @@ def emitted() -> set[tuple[str, tuple[str, ...]]]:
         for name, sets in metric_names["EMITTED"].items()
         for dimensions in sets
     }
+
+
+@pytest.mark.parametrize("logical_id", ["Dashboard", "AgentsDashboard"])
+def test_the_dashboard_has_no_empty_row_and_no_overlap(logical_id):
+    body, _ = dashboard(logical_id)
+    cells = Counter(
+        (x, y)
+        for w in body["widgets"]
+        for x in range(w["x"], w["x"] + w["width"])
+        for y in range(w["y"], w["y"] + w["height"])
+    )
+    assert [cell for cell, count in cells.items() if count > 1] == []
+    assert max(x for x, _ in cells) < 24  # the grid's width
+    rows = {y for _, y in cells}
+    assert sorted(set(range(max(rows) + 1)) - rows) == [], "rows no widget fills"
 
 
 def test_the_dashboard_charts_only_metrics_the_code_emits():

@@ -1,7 +1,7 @@
 """The API's approvals: ``agent_core.approvals`` (the one implementation the terminal shares) over
 the stack's approvals table, taking from the approval activities of the catalog's agents that
-have tools needing approval, counting requests and decisions in the metrics, and answering its
-errors as 404 and 409."""
+have tools needing approval, and answering its errors as 404 and 409 (the metrics count the
+table's changes: functions/approval_metrics)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +12,6 @@ from agent_core.approvals import (
     ApprovalStore,
     UnknownApproval,
 )
-from agent_core.telemetry import record_approval
 
 from agent_api.errors import Conflict, NotFound
 from agent_api.service import TableService
@@ -21,9 +20,7 @@ from agent_api.service import TableService
 @dataclass
 class Approvals(TableService):
     def __post_init__(self) -> None:
-        self.store = ApprovalStore(
-            self.sfn, self.table, self._queues, "sfn-agents-api", count=record_approval
-        )
+        self.store = ApprovalStore(self.sfn, self.table, self._queues, "sfn-agents-api")
 
     def _queues(self) -> list[ApprovalQueue]:
         return [

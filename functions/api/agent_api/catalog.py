@@ -6,6 +6,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from agent_core.paging import scanned
+
 from agent_api.errors import NotFound
 
 CACHE_SECONDS = 60.0
@@ -40,17 +42,6 @@ def _newest(items: list[dict[str, Any]], key: str) -> dict[str, dict[str, Any]]:
     return newest
 
 
-def _scan(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    arguments: dict[str, Any] = {"TableName": table}
-    while True:
-        page = dynamodb.scan(**arguments)
-        items.extend(page["Items"])
-        if "LastEvaluatedKey" not in page:
-            return items
-        arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
 class Catalog:
     def __init__(self, dynamodb: Any, agent_table: str, tool_table: str) -> None:
         self.dynamodb = dynamodb
@@ -72,7 +63,7 @@ class Catalog:
         return agent
 
     def _load(self) -> dict[str, Agent]:
-        tools = _newest(_scan(self.dynamodb, self.tool_table), "tool_name")
+        tools = _newest(scanned(self.dynamodb.scan, TableName=self.tool_table), "tool_name")
         needs_approval = {
             name
             for name, item in tools.items()
@@ -80,7 +71,7 @@ class Catalog:
         }
         agents = {}
         for name, item in sorted(
-            _newest(_scan(self.dynamodb, self.agent_table), "agent_name").items()
+            _newest(scanned(self.dynamodb.scan, TableName=self.agent_table), "agent_name").items()
         ):
             spec = json.loads(item["spec"]["S"])
             tool_names = [tool["name"] for tool in spec["tools"]]

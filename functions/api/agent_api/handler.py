@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, cast
 
 import boto3
-from agent_core.observability import logger, serve, tracer
+from agent_core.observability import observed
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -243,8 +243,6 @@ def delete_session(session_id: str) -> dict[str, Any]:
     return {"session_id": session_id, "deleted": True}
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@observed
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return api().resolver.resolve(event, context)

@@ -9,6 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from agent_core.approvals import approval_id
+from agent_core.paging import scanned
 from agent_core.run_events import TERMINAL_EVENTS, HistoryReader, PollInterval, StepTranslator
 from botocore.exceptions import ClientError
 
@@ -161,14 +162,7 @@ class Runs(TableService):
             )["Items"]
             items.sort(key=lambda item: item["started"])
         else:
-            items = []
-            arguments: dict[str, Any] = {}
-            while True:
-                page = self.table.scan(**arguments)
-                items.extend(page["Items"])
-                if "LastEvaluatedKey" not in page:
-                    break
-                arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            items = scanned(self.table.scan)
             items.sort(key=lambda item: item["started"], reverse=True)
         runs = [self._listed(item) for item in items if not agent or item["agent"] == agent]
         return runs[:limit]

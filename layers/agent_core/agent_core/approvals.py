@@ -27,6 +27,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from agent_core.paging import scanned
+
 HISTORY_PAGE = 100
 LEASE_ID = "#refresh"  # the item that says a taker is taking tasks
 LEASE_SECONDS = 20
@@ -73,17 +75,12 @@ class Running:
     runs: dict[str, set[str]] = field(default_factory=dict)
 
 
-# Called with ("requested", agent, None) when a request is first recorded and with
-# ("answered", agent, "approved" | "rejected") when a decision reached the run.
-Counter = Callable[[str, str, str | None], None]
-
-
 class ApprovalStore:
     """The approvals table and the activity tasks it answers.
 
     ``queues`` names the approval activities to take from (read on each refresh);
-    ``worker_name`` is what GetActivityTask records as the taker; ``count`` (optional) is told
-    of each request recorded and each decision sent, for metrics."""
+    ``worker_name`` is what GetActivityTask records as the taker. Metrics count the table's
+    changes (functions/approval_metrics, on its stream), not the callers of this class."""
 
     def __init__(
         self,
@@ -91,13 +88,11 @@ class ApprovalStore:
         table: Any,
         queues: Callable[[], Iterable[ApprovalQueue]],
         worker_name: str,
-        count: Counter | None = None,
     ) -> None:
         self.sfn = sfn
         self.table = table
         self.queues = queues
         self.worker_name = worker_name
-        self.count = count or (lambda *_: None)
 
     # ------------------------------------------------------------------ discovery
     def _untaken(self, execution_arn: str) -> int:
@@ -188,7 +183,6 @@ class ApprovalStore:
                 "task_token": task["taskToken"],
             }
         )
-        self.count("requested", agent, None)
 
     # ------------------------------------------------------------------ reading
     @staticmethod
@@ -201,18 +195,12 @@ class ApprovalStore:
         """The requests waiting for an answer, oldest first (after taking the untaken ones and
         expiring those of runs that ended)."""
         running = self.refresh()
-        items: list[dict[str, Any]] = []
-        arguments: dict[str, Any] = {
-            "FilterExpression": "#s = :pending",
-            "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": {":pending": "pending"},
-        }
-        while True:
-            page = self.table.scan(**arguments)
-            items.extend(page["Items"])
-            if "LastEvaluatedKey" not in page:
-                break
-            arguments["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        items = scanned(
+            self.table.scan,
+            FilterExpression="#s = :pending",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":pending": "pending"},
+        )
         items.sort(key=lambda item: item["requested_at"])
         if running is not None:
             items = [item for item in items if not self._expire_ended(item, running)]
@@ -295,5 +283,4 @@ class ApprovalStore:
                 ExpressionAttributeValues={":s": "expired"},
             )
             raise _expired(approval) from None
-        self.count("answered", str(item.get("agent", "")), status)
         return self._public(item)

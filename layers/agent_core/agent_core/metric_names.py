@@ -1,4 +1,4 @@
-"""The custom metrics of the LLM functions and the API, declared once: names and dimension sets.
+"""The custom metrics of the LLM functions and approvals, declared once: names and dimensions.
 
 agent_core.telemetry emits exactly these (tests/unit/test_telemetry.py checks it on the real
 handler) and the dashboard and alarms in template.yaml may chart only these
@@ -37,8 +37,8 @@ TOOL_DIMENSIONS: Final[DimensionSets] = (SERVICE, ("tool",), ("agent", "tool"))
 # Errors the LLM function raised, by errorType (LlmRetryableError, LlmFatalError, ...).
 LLM_ERRORS: Final = "LlmErrors"
 LLM_ERROR_DIMENSIONS: Final[DimensionSets] = (SERVICE, ("error_type",), ("agent", "error_type"))
-# Human approvals (agent_core.approvals): requests when first recorded, decisions once they reached
-# the run, by decision (approved, rejected).
+# Human approvals (agent_core.approvals), counted from the approvals table's stream whoever wrote
+# them (functions/approval_metrics): requests recorded, decisions given (approved, rejected).
 APPROVALS_REQUESTED: Final = "ApprovalsRequested"
 APPROVALS_REQUESTED_DIMENSIONS: Final[DimensionSets] = (SERVICE, (), ("agent",))
 APPROVALS_ANSWERED: Final = "ApprovalsAnswered"

@@ -33,3 +33,14 @@ def serve[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
         return handler(event, context)
 
     return serving
+
+
+def observed[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """The decorators every handler wears, in order: its function's service and level (serve),
+    the Lambda context in its logs, and a traced invocation."""
+    return serve(logger.inject_lambda_context(tracer.capture_lambda_handler(handler)))
+
+
+def metered[R](handler: Callable[[Any, Any], R]) -> Callable[[Any, Any], R]:
+    """``observed``, and the invocation's metrics flushed as EMF when it returns."""
+    return observed(metrics.log_metrics(handler))

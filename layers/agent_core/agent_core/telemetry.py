@@ -84,8 +84,9 @@ def record_tool_errors(agent: str, history: Sequence[Message], new: Sequence[Mes
 
 
 def record_approval(event: str, agent: str, decision: str | None) -> None:
-    """An approval request first recorded (``requested``) or a decision that reached its run
-    (``answered``, with ``approved`` or ``rejected``): agent_core.approvals' counter."""
+    """An approval request recorded (``requested``) or a decision given (``answered``, with
+    ``approved`` or ``rejected``), as the approvals table's stream shows them
+    (functions/approval_metrics)."""
     if event == "requested":
         _emit(APPROVALS_REQUESTED, 1, APPROVALS_REQUESTED_DIMENSIONS, {"agent": agent})
     else:

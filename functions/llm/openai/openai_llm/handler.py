@@ -8,15 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent_core import secrets
 from agent_core.conversation import ConversationStore
 from agent_core.errors import MalformedLlmEvent
-from agent_core.observability import logger, metrics, serve, tracer
+from agent_core.llm_function import TurnParts, turn_handler
 from agent_core.secrets import api_key
 from agent_core.settings import KeyedLlmSettings, env, per_environment
-from agent_core.snapstart import prewarm
-from agent_core.turn import run_turn
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from openai_llm.client import KEYLESS, OpenAiClient, Provider, load_providers
 
@@ -73,15 +69,10 @@ def caller() -> Caller:
     return Caller(settings, ConversationStore(settings.artifact_bucket))
 
 
-# Only during a SnapStart snapshot: build the clients and connect them, into the snapshot.
-prewarm(lambda: caller().store.connect(), secrets.connect)  # noqa: PLW0108 (lazy)
-
-
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def parts(event: dict[str, Any]) -> TurnParts:
     current = caller()
     client = current.client_for(event)
-    return run_turn(event, client, current.store, current.default_model(client.provider))
+    return client, current.store, current.default_model(client.provider)
+
+
+lambda_handler = turn_handler(parts, lambda: caller().store, OpenAiSettings)

@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 import boto3
-from agent_core.observability import logger, serve, tracer
+from agent_core.observability import observed
 from agent_core.settings import Settings, env, per_environment
 from agent_core.tools import ToolError, dispatch
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -61,9 +61,7 @@ def prepare_price_csv(tool_input: dict[str, Any], bucket: str) -> dict[str, Any]
     }
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@observed
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     bucket = MarketDataSettings.from_env().artifact_bucket  # a bad setting fails the invocation
     return dispatch(event, {"prepare_price_csv": partial(prepare_price_csv, bucket=bucket)})

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Any
 
-from agent_core.observability import logger, serve, tracer
+from agent_core.observability import logger, observed, tracer
 from agent_core.settings import per_environment
 from agent_core.tools import ToolError, dispatch
 
@@ -41,9 +41,7 @@ def execute_sql_query(tool_input: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@observed
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     database()  # a bad setting fails the invocation (SettingsError), not one tool call
     return dispatch(event, {"get_db_schema": get_db_schema, "execute_sql_query": execute_sql_query})

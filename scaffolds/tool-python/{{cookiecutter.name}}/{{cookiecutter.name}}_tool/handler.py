@@ -2,15 +2,13 @@
 
 from typing import Any
 
-from agent_core.observability import logger, serve, tracer
+from agent_core.observability import observed
 from agent_core.tools import dispatch
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from {{ cookiecutter.name }}_tool.tool import {{ cookiecutter.name }}
 
 
-@serve
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
+@observed
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return dispatch(event, {"{{ cookiecutter.name }}": {{ cookiecutter.name }}})

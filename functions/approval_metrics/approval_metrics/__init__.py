@@ -1,0 +1,1 @@
+"""Counts human approvals from the approvals table's stream."""
