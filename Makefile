@@ -58,8 +58,13 @@ validate: install
 
 # The web UI's end-to-end tests drive Debian's Chromium with Playwright (its own browser download
 # is not used); mk/tools.mk installs it with the other Debian packages.
+# pytest-xdist runs the tests on every core, each file whole on one worker (its module fixtures,
+# moto servers and browsers, start once, and its tests keep their order), the files handed out in
+# collection order, so each worker runs its end-to-end files first (tests/e2e/conftest.py says
+# why); PYTEST_WORKERS=0 runs them in this process.
+PYTEST_WORKERS ?= auto
 unit: install $(TOOLS_DIR)/debian.installed
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 # The checks run side by side (downloads overlap compiles on two cores), each target's output
 # printed whole when it ends; then pytest, which uses the tools' host builds.

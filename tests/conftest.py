@@ -12,6 +12,7 @@ from sfn_agents.thread_env import overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "agent_core"
+E2E = ROOT / "tests" / "e2e"
 
 # Tests never reach AWS: fake credentials, one region, no X-Ray daemon.
 os.environ.update(
@@ -21,6 +22,12 @@ os.environ.update(
     POWERTOOLS_TRACE_DISABLED="true",
     POWERTOOLS_METRICS_NAMESPACE="sfn-agents-tests",
 )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The end-to-end tests first, however the paths were given: their session engine's state is
+    process-wide and other tests would take it (tests/e2e/conftest.py)."""
+    items.sort(key=lambda item: E2E not in item.path.parents)
 
 
 @pytest.fixture(scope="session")

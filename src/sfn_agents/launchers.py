@@ -9,17 +9,19 @@ runtime's official client does the talking, not a re-implementation of Lambda.
 - Java (java*): the classes run by aws-lambda-java-runtime-interface-client.
 
 Artifacts are rebuilt only when a source file is newer than them (`make tools-local-build`
-prebuilds them all). A build says so on the terminal before it starts (a first Rust build takes
-minutes); a tool that cannot be built fails its invocations with the reason and the make target
-that installs what it lacks.
+prebuilds them all), one build of a tool at a time across threads and processes (two engines, or
+pytest's workers, starting the same tool). A build says so on the terminal before it starts (a
+first Rust build takes minutes); a tool that cannot be built fails its invocations with the reason
+and the make target that installs what it lacks.
 """
 
+import contextlib
+import fcntl
 import glob
 import os
 import subprocess
 import sys
-import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,9 +51,28 @@ def _newest_source(code_dir: Path) -> float:
     return newest
 
 
+@contextlib.contextmanager
+def _exclusive(code_dir: Path) -> Iterator[None]:
+    """An exclusive lock on the tool's directory: flock(2) on an open of its own conflicts with
+    every other open, in this process or another, and ends with the process."""
+    descriptor = os.open(code_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
 def _build(code_dir: Path, artifact: Path, command: Sequence[str], env: dict[str, str]) -> None:
-    if artifact.exists() and artifact.stat().st_mtime >= _newest_source(code_dir):
-        return
+    """Build ``artifact`` unless it is newer than every source; a concurrent caller waits for the
+    build in progress, then finds the artifact fresh."""
+    with _exclusive(code_dir):
+        if artifact.exists() and artifact.stat().st_mtime >= _newest_source(code_dir):
+            return
+        _run_build(code_dir, artifact, command, env)
+
+
+def _run_build(code_dir: Path, artifact: Path, command: Sequence[str], env: dict[str, str]) -> None:
     print(  # the real terminal, not a function's captured log
         f"sfn-agents: building {code_dir.name} for the local engine ({' '.join(command)}); "
         "`make tools-local-build` prebuilds every tool",
@@ -143,9 +164,6 @@ def _python(runtime: str, code_dir: Path, handler: str, layer_dirs: Sequence[Pat
     )
 
 
-_locks: dict[Path, threading.Lock] = {}
-
-
 def launch_for(
     runtime: str,
     build_method: str,
@@ -171,5 +189,4 @@ def launch_for(
         raise LaunchError(
             f"no local launcher for runtime {runtime} with BuildMethod {build_method or '-'}"
         )
-    with _locks.setdefault(code_dir, threading.Lock()):
-        return builder(code_dir, handler, repo, memory_mb)
+    return builder(code_dir, handler, repo, memory_mb)

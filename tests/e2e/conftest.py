@@ -1,7 +1,14 @@
 """One local engine per test session, deployed from the real template, with the Anthropic LLM
-function pointed at a scripted fake whose script each test sets."""
+function pointed at a scripted fake whose script each test sets.
+
+The engine's state is moto's, which is process-wide, and so are the environment and the IAM
+enforcer it installs: a test in the same process that resets moto (``mock_aws``) or deploys an
+engine of its own takes them from it. The end-to-end tests therefore run before the others in
+each process (collection order; `make unit` keeps it on every pytest-xdist worker), and a test
+that finds the engine's state gone fails saying so."""
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -12,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from sfn_agents import local_iam
 from sfn_agents.engine import LocalEngine
 from sfn_agents.history import load_messages
 from sfn_agents.runner import RunResult, run_execution
@@ -167,7 +175,31 @@ def engine(
                 )
             },
         )
+        local.client("s3").create_bucket(Bucket=SESSION_MARK)
         yield local
+
+
+SESSION_MARK = "sfn-agents-tests-session-engine"  # a bucket: gone when moto's state was reset
+
+
+@pytest.fixture(autouse=True)
+def _engine_state_intact(request: pytest.FixtureRequest) -> None:
+    if "engine" not in request.fixturenames:
+        return
+    engine: LocalEngine = request.getfixturevalue("engine")
+    buckets = {b["Name"] for b in engine.client("s3").list_buckets()["Buckets"]}
+    enforcer = local_iam._enforcer
+    intact = (
+        SESSION_MARK in buckets
+        and enforcer is not None
+        and enforcer.engine is engine
+        and os.environ.get("AWS_ENDPOINT_URL") == engine.endpoint
+    )
+    assert intact, (
+        "the session engine's moto state, environment or IAM enforcer was taken by a test that"
+        " ran before in this process (mock_aws, or an engine of its own): run the end-to-end"
+        " tests first (pytest's collection order; with pytest-xdist, --no-loadscope-reorder)"
+    )
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""A tool that needs a build says so before building, and one that cannot be built fails with the
-reason and the make target that fixes it."""
+"""A tool that needs a build says so before building, one that cannot be built fails with the
+reason and the make target that fixes it, and two processes starting it build it once."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -33,6 +35,33 @@ def test_an_artifact_newer_than_its_sources_is_not_rebuilt(code_dir, capfd):
     capfd.readouterr()
     _build(code_dir, artifact, ["sh", "-c", "exit 1"], {})  # would fail if it ran
     assert "building" not in capfd.readouterr().err
+
+
+# Each process says it has started just before it builds; the build waits for both, so without
+# the lock the second would find no artifact and build too.
+BUILD_IN_PROCESS = """
+import pathlib, sys
+from sfn_agents.launchers import _build
+code_dir = pathlib.Path(sys.argv[1])
+(code_dir / f"started.{sys.argv[2]}").touch()
+_build(code_dir, code_dir / "bootstrap", ["sh", "-c", sys.argv[3]], {})
+"""
+WAIT_FOR_BOTH = (
+    "echo built >> builds.log; until [ -e started.1 ] && [ -e started.2 ]; do sleep 0.05; done;"
+    " sleep 0.5; touch bootstrap"
+)
+
+
+def test_two_processes_starting_one_tool_build_it_once(code_dir):
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", BUILD_IN_PROCESS, str(code_dir), str(n), WAIT_FOR_BOTH],
+            stderr=subprocess.DEVNULL,
+        )
+        for n in (1, 2)
+    ]
+    assert [process.wait(timeout=60) for process in processes] == [0, 0]
+    assert (code_dir / "builds.log").read_text() == "built\n"
 
 
 def test_a_jvm_sizes_its_heap_from_the_functions_memory(code_dir, monkeypatch):
