@@ -3,7 +3,6 @@ key from SFN_AGENTS_API_KEY or a generated one it prints."""
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,15 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from test_local_endpoint import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = len(list((ROOT / "registry" / "agents").glob("*.json")))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def agents(url: str, key: str) -> int:
