@@ -4,6 +4,7 @@ Powertools Parameters is imported on first use, so it is not part of every cold 
 ``connect()`` creates its client ahead of time (see agent_core.snapstart)."""
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from agent_core.errors import LlmFatalError
@@ -36,3 +37,19 @@ def api_key(secret_name: str, key_name: str) -> str:
             "`sfn-agents secrets push` (or set it in the environment for local runs)"
         )
     return str(value)
+
+
+class KeyedClient[T]:
+    """An SDK client made with the current API key, and made again when the secret is rotated."""
+
+    def __init__(self, api_key: Callable[[], str], make: Callable[[str], T]) -> None:
+        self._api_key = api_key
+        self._make = make
+        self._client: T | None = None
+        self.key = ""  # the key the client was made with
+
+    def __call__(self) -> T:
+        key = self._api_key()
+        if self._client is None or key != self.key:
+            self._client, self.key = self._make(key), key
+        return self._client

@@ -9,6 +9,7 @@ from typing import Any
 import anthropic
 from agent_core.errors import LlmFatalError, LlmRetryableError
 from agent_core.messages import Block, Message, Usage
+from agent_core.secrets import KeyedClient
 from agent_core.turn import ModelReply, ModelRequest
 
 _STOP_REASONS = {"stop_sequence": "end_turn", "pause_turn": "end_turn"}
@@ -104,20 +105,10 @@ class AnthropicClient:
     provider = "anthropic"
 
     def __init__(self, api_key: Callable[[], str], timeout: float, max_retries: int) -> None:
-        self._api_key = api_key
-        self._timeout = timeout
-        self._max_retries = max_retries
-        self._client: anthropic.Anthropic | None = None
-        self._client_key = ""
-
-    def _sdk(self) -> anthropic.Anthropic:
-        key = self._api_key()
-        if self._client is None or key != self._client_key:  # the secret was rotated
-            self._client = anthropic.Anthropic(
-                api_key=key, timeout=self._timeout, max_retries=self._max_retries
-            )
-            self._client_key = key
-        return self._client
+        self._sdk = KeyedClient(
+            api_key,
+            lambda key: anthropic.Anthropic(api_key=key, timeout=timeout, max_retries=max_retries),
+        )
 
     def complete(self, request: ModelRequest) -> ModelReply:
         arguments: dict[str, Any] = {

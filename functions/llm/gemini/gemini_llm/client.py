@@ -28,6 +28,7 @@ from typing import Any
 
 from agent_core.errors import LlmFatalError, LlmRetryableError, MalformedLlmEvent
 from agent_core.messages import Block, Message, ToolSpec, Usage
+from agent_core.secrets import KeyedClient
 from agent_core.turn import ModelReply, ModelRequest
 from google import genai
 from google.genai import errors, types
@@ -386,7 +387,6 @@ class GeminiClient:
         max_retries: int,
         base_url: str | None = None,
     ) -> None:
-        self._api_key = api_key
         self._http_options = types.HttpOptions(
             base_url=base_url or None,
             api_version=API_VERSION,
@@ -397,17 +397,12 @@ class GeminiClient:
                 attempts=max_retries + 1, initial_delay=0.5, max_delay=8.0
             ),
         )
-        self._client: genai.Client | None = None
-        self._client_key = ""
-
-    def _sdk(self) -> genai.Client:
-        key = self._api_key()
-        if self._client is None or key != self._client_key:  # the secret was rotated
-            self._client = genai.Client(
+        self._sdk = KeyedClient(
+            api_key,
+            lambda key: genai.Client(
                 api_key=key, vertexai=False, http_options=self._http_options.model_copy()
-            )
-            self._client_key = key
-        return self._client
+            ),
+        )
 
     def complete(self, request: ModelRequest) -> ModelReply:
         contents = to_gemini_contents(request.messages)
@@ -424,7 +419,7 @@ class GeminiClient:
                 model=request.model, contents=contents, config=config
             )
         except _CALL_ERRORS as error:
-            raise _redacted(classify(error, request.model), self._client_key) from None
+            raise _redacted(classify(error, request.model), self._sdk.key) from None
         turn = sum(1 for m in request.messages if m["role"] == "assistant")
         candidate = response.candidates[0] if response.candidates else None
         if candidate is None:  # the prompt itself was blocked
