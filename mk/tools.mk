@@ -14,6 +14,16 @@ JAVA_TOOLS := $(patsubst %/pom.xml,%,$(wildcard functions/tools/*/pom.xml))
 NPM_STAMPS := $(NODE_TOOLS:functions/tools/%=$(TOOLS_DIR)/npm-%.installed)
 GO_STAMPS  := $(GO_TOOLS:functions/tools/%=$(TOOLS_DIR)/go-%.installed)
 
+# rustup looks for its toolchains in $HOME/.rustup. Under another HOME (a scratch one, as a
+# newcomer's first run may have) it finds none, so point it at the toolchains installed beside the
+# cargo it runs.
+ifeq ($(RUSTUP_HOME)$(wildcard $(HOME)/.rustup/toolchains),)
+RUSTUP_BESIDE_CARGO := $(wildcard $(dir $(shell command -v rustup 2>/dev/null))../../.rustup/toolchains)
+ifneq ($(RUSTUP_BESIDE_CARGO),)
+export RUSTUP_HOME := $(abspath $(RUSTUP_BESIDE_CARGO)/..)
+endif
+endif
+
 # The Lambda runtime is java21, so Maven needs a JDK >= 21 (the machine's default may be 17).
 JAVA21_HOME ?= $(patsubst %/bin/javac,%,$(firstword $(wildcard \
   /usr/lib/jvm/temurin-2[1-9]*/bin/javac /usr/lib/jvm/java-2[1-9]-openjdk*/bin/javac)))
