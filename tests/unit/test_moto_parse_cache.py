@@ -43,3 +43,20 @@ def test_a_syntax_error_is_refused_every_time(sfn):
                 definition='{"StartAt": "A", "States": {"A": {"Type": "Nope"}}}',
                 roleArn="arn:aws:iam::123456789012:role/r",
             )
+
+
+def test_strings_are_decoded_as_json_strings_as_on_aws(sfn):
+    """moto decoded them with Python's escapes, which keep JSON's escaped solidus as two
+    characters."""
+    literal = r'"quote \" solidus \/ tab \t e-acute \u00e9 backslash \\"'
+    definition = (
+        '{"QueryLanguage": "JSONata", "StartAt": "Say", "States": {"Say": {"Type": "Pass", '
+        f'"Output": {{"said": {literal}, "joined": "{{% \'a\\/b\' & $states.input.x %}}"}}, '
+        '"End": true}}}'
+    )
+    machine = sfn.create_state_machine(
+        name="escapes", definition=definition, roleArn="arn:aws:iam::123456789012:role/r"
+    )["stateMachineArn"]
+    output = json.loads(run_execution(sfn, machine, {"x": "!"})["output"])
+    assert output == {"said": json.loads(literal), "joined": "a/b!"}
+    assert output["said"] == 'quote " solidus / tab \t e-acute \u00e9 backslash \\'
