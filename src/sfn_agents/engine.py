@@ -295,8 +295,12 @@ class LocalEngine:
             graph = {k: self._graph[k] & needed for k in needed - self.created}
             order = TopologicalSorter(graph)
             order.prepare()
-            while order.is_active():  # functions as soon as they can be: their init overlaps
-                ready = sorted(order.get_ready(), key=self._not_a_function)
+            early = self._dependencies(self._prestart & needed, graph)
+            while order.is_active():  # the functions started ahead, and what they need, first:
+                # their init overlaps the rest
+                ready = sorted(
+                    order.get_ready(), key=lambda k: (k not in early, self._not_a_function(k))
+                )
                 for logical_id in ready:
                     if logical_id not in self.created:
                         try:
@@ -305,6 +309,18 @@ class LocalEngine:
                             raise DeployError(f"{logical_id}: {error}") from None
                         self.created.add(logical_id)
                     order.done(logical_id)
+
+    @staticmethod
+    def _dependencies(wanted: set[str], graph: Mapping[str, set[str]]) -> set[str]:
+        """``wanted`` and everything in ``graph`` they depend on."""
+        found: set[str] = set()
+        pending = list(wanted)
+        while pending:
+            logical_id = pending.pop()
+            if logical_id not in found:
+                found.add(logical_id)
+                pending.extend(graph.get(logical_id, ()))
+        return found
 
     def _not_a_function(self, logical_id: str) -> bool:
         assert self.template is not None
