@@ -5,10 +5,10 @@ the engine's region and dummy credentials (the engine checks neither)."""
 import functools
 import os
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
+if TYPE_CHECKING:  # imported when first used: a local run starts its functions before boto3 loads
+    import boto3
 
 ENDPOINT_VARIABLE = "SFN_AGENTS_ENDPOINT"
 ENGINE_REGION = "us-east-1"  # the region the local engine serves (engine.REGION)
@@ -32,6 +32,8 @@ def arn_region(arn: str) -> str | None:
 def _configured() -> tuple[str | None, bool]:
     """(region, has credentials) from the user's environment and files, without asking the
     instance or container metadata services (an engine on a laptop has neither)."""
+    import botocore.session
+
     session = botocore.session.Session()
     resolver = session.get_component("credential_provider")
     for provider in ("iam-role", "container-role"):
@@ -40,8 +42,10 @@ def _configured() -> tuple[str | None, bool]:
 
 
 @functools.cache
-def session(endpoint_url: str | None = None, region: str | None = None) -> boto3.Session:
+def session(endpoint_url: str | None = None, region: str | None = None) -> "boto3.Session":
     """A session for AWS, or for the engine at ``endpoint_url`` with its defaults filled in."""
+    import boto3
+
     if not endpoint_url:
         return boto3.Session(region_name=region)
     configured_region, has_credentials = _configured()

@@ -8,6 +8,7 @@ and ``moto.batch.batch_backends`` (how moto's server finds a service) still work
 """
 
 import importlib
+import importlib.machinery
 import importlib.util
 import sys
 import types
@@ -17,7 +18,9 @@ from typing import Any
 def install() -> None:
     if "moto.batch" in sys.modules:
         return
-    spec = importlib.util.find_spec("moto.batch")
+    moto = importlib.util.find_spec("moto")  # finds moto without importing it (seconds)
+    assert moto is not None and moto.submodule_search_locations is not None
+    spec = importlib.machinery.PathFinder.find_spec("moto.batch", moto.submodule_search_locations)
     assert spec is not None and spec.submodule_search_locations is not None
     package = types.ModuleType("moto.batch")
     package.__path__ = list(spec.submodule_search_locations)

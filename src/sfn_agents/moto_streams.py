@@ -20,15 +20,6 @@ class FilterError(ValueError):
     """A FilterCriteria pattern the engine cannot apply."""
 
 
-def stream_events(props: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A function's DynamoDB stream events (their Properties), from its SAM properties."""
-    return [
-        event.get("Properties", {})
-        for event in (props.get("Events") or {}).values()
-        if event.get("Type") == "DynamoDB"
-    ]
-
-
 def patterns(filter_criteria: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     """The FilterCriteria's patterns, checked to be what ``matches`` applies."""
     found = []

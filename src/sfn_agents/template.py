@@ -273,3 +273,12 @@ class Resolver:
         if key.startswith("Fn::"):
             raise TemplateError(f"{key} is not supported by the local engine")
         return {key: self.resolve(arg)}
+
+
+def stream_events(props: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A function's DynamoDB stream events (their Properties), from its SAM properties."""
+    return [
+        event.get("Properties", {})
+        for event in (props.get("Events") or {}).values()
+        if event.get("Type") == "DynamoDB"
+    ]

@@ -12,7 +12,7 @@ from provider_cases import LambdaContext
 from test_telemetry import declared, emf_documents, emitted
 
 from sfn_agents import moto_streams
-from sfn_agents.template import Template
+from sfn_agents.template import Template, stream_events
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTEXT = LambdaContext("ApprovalMetricsFunction")
@@ -102,7 +102,7 @@ def test_changes_that_do_not_count_emit_nothing(handler, capsys):
 
 def test_the_template_filters_pass_exactly_the_changes_that_count():
     props = Template.load(ROOT / "template.yaml").function_properties("ApprovalMetricsFunction")
-    (event,) = moto_streams.stream_events(props)
+    (event,) = stream_events(props)
     patterns = moto_streams.patterns(event["FilterCriteria"])
 
     def passes(record: dict[str, Any]) -> bool:
