@@ -2,7 +2,8 @@
 
 - ``GetExecutionHistory`` pages: ``maxResults`` (default 100, at most 1000, 0 = default),
   ``nextToken`` and ``reverseOrder``, as AWS does; moto returned the whole history every time
-  (deep-copying all of it). Only the page is copied. A ``nextToken`` comes back only when more
+  (deep-copying all of it), through a generic serializer that took ~1 ms per event: a page is
+  written as JSON directly, as that serializer writes it. A ``nextToken`` comes back only when more
   events exist now, as on AWS, so a follower of a running execution keeps the last event id it saw.
 - ``StartExecution`` rejects an input over 262,144 bytes with AWS's ValidationException (moto
   accepted any size), and names an unnamed execution with a UUID, as AWS does (moto named it
@@ -20,13 +21,14 @@
 
 import base64
 import binascii
-import copy
 import json
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.core.serialize import TimestampSerializer
 from moto.stepfunctions.exceptions import InvalidToken, ValidationException
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.callback.callback import ActivityCallbackEndpoint
@@ -88,27 +90,40 @@ def get_execution_history(
             start = 0 if next_token is None else _position(next_token, execution_arn, False)
             end = min(len(events), start + size)
             page, more, following = events[start:end], end < len(events), end
-        page = copy.deepcopy(page)
-    result: dict[str, Any] = {"events": page}
+    result: dict[str, Any] = {"events": page}  # events are not changed once added: not copied
     if more:
         result["nextToken"] = _token(execution_arn, reverse_order, following)
     return result
 
 
-def _get_execution_history_response(self: StepFunctionResponse) -> ActionResult:
+def history_json(page: dict[str, Any]) -> str:
+    """A history page as the response body, as moto's serializer writes it (timestamps in epoch
+    seconds, to the millisecond) in a fraction of its time: its generic serializer took ~1 ms
+    per event, most of a followed run's CPU."""
+    return json.dumps(page, default=_epoch_seconds, separators=(",", ":"))
+
+
+def _epoch_seconds(value: Any) -> float:
+    if isinstance(value, datetime):
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        return TimestampSerializer._timestamp_unixtimestamp(utc)
+    raise TypeError(f"{type(value).__name__} in a history event")
+
+
+def _get_execution_history_response(self: StepFunctionResponse) -> ActionResult | str:
+    """GetExecutionHistory: a page of the history (``history_json``)."""
     backend = self.stepfunction_backend
     arn = self._get_param("executionArn")
     if not isinstance(backend, StepFunctionsParserBackend):
         return ActionResult(backend.get_execution_history(arn))
-    return ActionResult(
-        get_execution_history(
-            backend,
-            arn,
-            max_results=self._get_param("maxResults"),
-            next_token=self._get_param("nextToken"),
-            reverse_order=bool(self._get_param("reverseOrder")),
-        )
+    page = get_execution_history(
+        backend,
+        arn,
+        max_results=self._get_param("maxResults"),
+        next_token=self._get_param("nextToken"),
+        reverse_order=bool(self._get_param("reverseOrder")),
     )
+    return history_json(page)
 
 
 # ---------------------------------------------------------------------------- start and stop
@@ -169,7 +184,7 @@ def install() -> None:
     for name in ("set_error", "set_timed_out"):
         if not getattr(getattr(Environment, name), "keeps_stops", False):
             setattr(Environment, name, _keeping_stops(getattr(Environment, name)))
-    StepFunctionResponse.get_execution_history = _get_execution_history_response  # type: ignore[method-assign]
+    StepFunctionResponse.get_execution_history = _get_execution_history_response  # type: ignore[method-assign,assignment]
     if not getattr(Execution.stop, "wakes", False):
         Execution.stop = _waking_waiters(Execution.stop)  # type: ignore[method-assign]
     if not getattr(StepFunctionsParserBackend.start_execution, "bounded", False):

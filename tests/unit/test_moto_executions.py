@@ -72,6 +72,29 @@ def test_reverse_order_pages_from_the_newest_event(sfn, long_history):
     assert [e["id"] for e in second["events"]] == [len(whole) - 3, len(whole) - 4, len(whole) - 5]
 
 
+def test_pages_read_as_moto_s_serializer_writes_them(sfn, monkeypatch):
+    """History pages are written as JSON directly; a client reads them exactly as it reads
+    moto's generic serializer's (timestamps, details, a failure, a token)."""
+    definition = {
+        "QueryLanguage": "JSONata",
+        "StartAt": "Shape",
+        "States": {
+            "Shape": {"Type": "Pass", "Output": {"n": 1, "é": ["\\/", None, True]}, "Next": "No"},
+            "No": {"Type": "Fail", "Error": "Because", "Cause": "{% 'a ' & $string(1) %}"},
+        },
+    }
+    execution = run_execution(sfn, create_machine(sfn, definition), {"x": "y"})
+    request = {"executionArn": execution["executionArn"], "maxResults": 4, "reverseOrder": True}
+    direct = sfn.get_execution_history(**request)
+    monkeypatch.setattr(moto_executions, "history_json", moto_executions.ActionResult)
+    serialized = sfn.get_execution_history(**request)
+    for page in (direct, serialized):
+        page.pop("ResponseMetadata")
+    assert direct == serialized
+    assert direct["events"][0]["executionFailedEventDetails"]["cause"] == "a 1"
+    assert direct["events"][0]["timestamp"].tzinfo is not None and "nextToken" in direct
+
+
 def test_a_token_of_another_request_is_refused(sfn, long_history):
     arn, _ = long_history
     token = sfn.get_execution_history(executionArn=arn, maxResults=2)["nextToken"]
