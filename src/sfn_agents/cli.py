@@ -85,11 +85,15 @@ def local_engine(args: argparse.Namespace, only: Sequence[str] | None = None) ->
     from sfn_agents.providers import providers
 
     template = _template_path(args)
+    overrides = parse_overrides(args.parameter_overrides)
+    engine = LocalEngine(port=getattr(args, "port", 0))
     found = {**read_dotenv(template.parent / ".env"), **os.environ}
     function_env: dict[str, dict[str, str]] = {}
     secrets: dict[str, str] = {}
     fakes: dict[str, str] = {}  # protocol -> base URL
     with ExitStack() as stack:
+        stack.callback(engine.stop)
+        engine.preload(template, overrides, only=only)  # its Python functions import meanwhile
         for provider in providers(template.parent).values():
             env = function_env.setdefault(provider.function, {})
             if getattr(args, "script", None):
@@ -106,10 +110,8 @@ def local_engine(args: argparse.Namespace, only: Sequence[str] | None = None) ->
                 env[provider.base_url_variable] = found[provider.base_url_variable]
             if provider.key_name and found.get(provider.key_name):
                 secrets[provider.key_name] = found[provider.key_name]
-        engine = stack.enter_context(LocalEngine(port=getattr(args, "port", 0)))
-        engine.deploy(
-            template, parse_overrides(args.parameter_overrides), function_env, secrets, only=only
-        )
+        engine.start()
+        engine.deploy(template, overrides, function_env, secrets, only=only)
         yield engine
 
 

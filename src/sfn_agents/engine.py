@@ -16,38 +16,26 @@ import base64
 import http.server
 import io
 import json
-import logging
 import os
-import socket
+import subprocess
 import threading
 import uuid
 import zipfile
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import boto3
 import yaml
-from botocore.config import Config
-from moto.core.config import default_user_config
-from moto.server import ThreadedMotoServer
-from werkzeug.serving import make_server
 
-from sfn_agents import (
-    jsonata_bridge,
-    local_iam,
-    log_capture,
-    moto_activities,
-    moto_clients,
-    moto_executions,
-    moto_fixes,
-    moto_nested_executions,
-    moto_streams,
-)
+from sfn_agents import local_iam, log_capture, preload
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
 from sfn_agents.providers import providers
-from sfn_agents.template import Resolver, Template, TemplateError, references
+from sfn_agents.runtime_api import PROVISIONED
+from sfn_agents.template import Resolver, Template, TemplateError, references, stream_events
+
+if TYPE_CHECKING:
+    from sfn_agents.moto_server import MotoServer
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -73,11 +61,6 @@ _LOCAL_AWS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
-
-
-def _quiet_servers() -> None:
-    for name in ("werkzeug", "moto", "botocore.credentials"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 class _ResponseCatcher(http.server.BaseHTTPRequestHandler):
@@ -107,50 +90,13 @@ class EngineStartError(RuntimeError):
     """The engine cannot serve (a busy port, a port out of range); the message says why."""
 
 
-class _Server(ThreadedMotoServer):
-    """moto's threaded server, which hangs when its port cannot be bound (werkzeug exits the
-    server's thread) and stops on a 0.5 s poll: here the port is bound first, so a busy one is
-    an error from start(), and stop() is prompt."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(ip_address="127.0.0.1", port=port, verbose=False)
-        self._socket: socket.socket | None = None
-
-    def _server_entry(self) -> None:
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
-        )
-
-        assert self._socket is not None
-        app = local_iam.guard(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(
-            self._ip_address,
-            self._port,
-            app,
-            True,
-            request_handler=MotoRequestHandler,
-            fd=self._socket.fileno(),
-        )
-        self._socket.close()  # the server holds its own duplicate
-        self._server_ready_event.set()
-        self._server.serve_forever(poll_interval=0.05)
-
-    def start(self) -> None:
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug does
-        try:
-            listener.bind((self._ip_address, self._port))
-            listener.listen(128)
-        except OSError as error:
-            listener.close()
-            reason = error.strerror or str(error)
-            raise EngineStartError(
-                f"cannot serve on {self._ip_address}:{self._port}: {reason}"
-            ) from None
-        self._socket = listener
-        super().start()
+def _function_identity(name: str, props: Mapping[str, Any]) -> dict[str, str]:
+    """The variables Lambda sets from a function's configuration."""
+    return {
+        "AWS_LAMBDA_FUNCTION_NAME": name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(props.get("MemorySize", 128)),
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    }
 
 
 def _check_port(port: int) -> None:
@@ -162,7 +108,7 @@ class LocalEngine:
     def __init__(self, port: int = 0) -> None:
         _check_port(port)
         self.port = port
-        self.server: _Server | None = None
+        self.server: MotoServer | None = None
         self.functions = FunctionRegistry()
         self.state_machines: dict[str, str] = {}  # logical id -> ARN, of those created
         self.agents: dict[str, str] = {}  # agent name -> state machine logical id, all of them
@@ -173,6 +119,8 @@ class LocalEngine:
         self._lock = threading.RLock()
         self._role_arn = ""
         self._prestart: set[str] = set()  # logical ids of functions to start when created
+        self._preloaded: dict[str, subprocess.Popen[bytes]] = {}  # by logical id (see preload)
+        self._loaded: tuple[Path, list[tuple[str, str]]] | None = None  # template and overrides
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -180,8 +128,21 @@ class LocalEngine:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> "LocalEngine":
+        from moto.core.config import default_user_config
+
+        from sfn_agents import (
+            jsonata_bridge,
+            moto_activities,
+            moto_clients,
+            moto_executions,
+            moto_fixes,
+            moto_nested_executions,
+            moto_streams,
+        )
+        from sfn_agents.moto_server import MotoServer, quiet_servers
+
         moto_fixes.check_moto_version()
-        _quiet_servers()
+        quiet_servers()
         log_capture.install()
         jsonata_bridge.install()
         moto_fixes.install()
@@ -193,7 +154,7 @@ class LocalEngine:
         local_iam.install()
         self.functions.install()
         default_user_config.setdefault("stepfunctions", {})["execute_state_machine"] = True
-        server = _Server(self.port)
+        server = MotoServer(self.port)
         server.start()
         self.server = server
         self.port = server.get_host_and_port()[1]
@@ -205,6 +166,9 @@ class LocalEngine:
     def stop(self) -> None:
         local_iam.stop_enforcing(self)
         self.functions.stop()
+        for process in self._preloaded.values():  # of functions the deploy did not create
+            preload.discard(process)
+        self._preloaded.clear()
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -222,6 +186,9 @@ class LocalEngine:
         """One client per service, shared (boto3 clients are thread-safe)."""
         with self._lock:
             if service not in self._clients:
+                import boto3
+                from botocore.config import Config
+
                 self._clients[service] = boto3.client(
                     service,
                     endpoint_url=self.endpoint,
@@ -270,21 +237,50 @@ class LocalEngine:
         adds variables per logical id (or ``*`` for all). ``secret_values`` are API keys: a
         provider's key goes only into the secrets its LLM function reads, any other key only into
         the secrets the tool functions read."""
-        template = Template.load(template_path, overrides)
-        self.template = template
-        self.resolver = Resolver(template, REGION, ACCOUNT)
+        self._load(template_path, overrides)
         local_iam.enforce(self)  # the template's roles, checked from now on
         self._function_env = function_env or {}
         self._secret_values = dict(secret_values or {})
+        self.ensure(self._wanted(only))
+
+    def preload(
+        self,
+        template_path: Path,
+        overrides: Mapping[str, str] | None = None,
+        only: Iterable[str] | None = None,
+    ) -> None:
+        """Before start(), for a deploy of the same: start the processes of the Python functions
+        it will start ahead, so that their imports overlap the engine's start and deploy."""
+        self._load(template_path, overrides)
+        assert self.template is not None
+        for logical_id in sorted(self._to_prestart(self._closure(self._wanted(only)))):
+            if logical_id not in self._preloaded:
+                props = self.template.function_properties(logical_id)
+                if str(props.get("Runtime", "")).startswith("python"):
+                    self._preloaded[logical_id] = self._preload(logical_id, props)
+
+    def _load(self, template_path: Path, overrides: Mapping[str, str] | None) -> None:
+        """Load the template and plan what follows from it alone (names, the agents, the graph)."""
+        key = (Path(template_path).resolve(), sorted((overrides or {}).items()))
+        if self._loaded == key:
+            return
+        template = Template.load(template_path, overrides)
+        self.template = template
+        self.resolver = Resolver(template, REGION, ACCOUNT)
         self._graph = {
             logical_id: references(spec) & set(template.resources)
             for logical_id, spec in template.resources.items()
         }
         self._plan_identities()
+        self._loaded = key
+
+    def _wanted(self, only: Iterable[str] | None) -> set[str]:
+        """What a deploy of ``only`` creates first (a name the template lacks is left to the
+        lookup, which lists what there is)."""
+        assert self.template is not None
         if only is None:
-            self.ensure(template.resources)
-        else:  # a name the template lacks is left to the lookup, which lists what there is
-            self.ensure(logical_id for name in only if (logical_id := self._known(name)))
+            return set(self.template.resources)
+        return {logical_id for name in only if (logical_id := self._known(name))}
 
     def ensure(self, logical_ids: Iterable[str]) -> None:
         """Create the given resources and what they need, unless already there."""
@@ -405,7 +401,7 @@ class LocalEngine:
                 if logical_id not in needed
                 and (
                     (_is_custom(spec["Type"]) and self._graph[logical_id] & stores)
-                    or references(moto_streams.stream_events(spec.get("Properties", {}))) & stores
+                    or references(stream_events(spec.get("Properties", {}))) & stores
                 )
             ]
             if not joining:
@@ -577,25 +573,32 @@ class LocalEngine:
         props = self.template.function_properties(logical_id)
         self._record_function(logical_id, props)
         name = self.resolver.refs[logical_id]
-        arn = self.resolver.attributes[logical_id]["Arn"]
         env = dict(_LOCAL_AWS_ENV)  # under its own variables, as in this process
         env.update({k: str(v) for k, v in self._resolve(props["Environment"]["Variables"]).items()})
         env.update(self._function_env.get("*", {}))
         env.update(self._function_env.get(logical_id, {}))
         env.update(local_iam.credentials_env(logical_id))  # its role's, as Lambda gives it
-        env.update(
-            AWS_LAMBDA_FUNCTION_NAME=name,
-            AWS_LAMBDA_FUNCTION_MEMORY_SIZE=str(props.get("MemorySize", 128)),
-            AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
-        )
+        env.update(_function_identity(name, props))
         layers = [
             Path(self.resolver.attributes[ref["Ref"]]["path"]) for ref in props.get("Layers", [])
         ]
         qualifiers = self._register_function(name, props)
-        function = LocalFunction(
+        function = self._local_function(logical_id, props, env, layers)
+        function.qualifiers = qualifiers
+        function.preloaded = self._preloaded.pop(logical_id, None)
+        self.functions.add(function)
+        if logical_id in self._prestart:
+            function.prestart()  # its init overlaps the rest of the deploy
+        self._map_streams(logical_id, name, props)
+
+    def _local_function(
+        self, logical_id: str, props: dict[str, Any], env: dict[str, str], layers: list[Path]
+    ) -> LocalFunction:
+        assert self.template is not None and self.resolver is not None
+        return LocalFunction(
             logical_id=logical_id,
-            name=name,
-            arn=arn,
+            name=self.resolver.refs[logical_id],
+            arn=self.resolver.attributes[logical_id]["Arn"],
             runtime=props.get("Runtime", ""),
             code_dir=(self.template.root / props["CodeUri"]).resolve(),
             handler=props["Handler"],
@@ -607,18 +610,30 @@ class LocalEngine:
             .get("Metadata", {})
             .get("BuildMethod", ""),
             repo_root=self.template.root,
-            qualifiers=qualifiers,
         )
-        self.functions.add(function)
-        if logical_id in self._prestart:
-            function.prestart()  # its init overlaps the rest of the deploy
-        self._map_streams(logical_id, name, props)
+
+    def _preload(self, logical_id: str, props: dict[str, Any]) -> subprocess.Popen[bytes]:
+        """A process for the function's first sandbox, with the environment known before the
+        deploy (its sandbox adopts it with the whole one: see preload)."""
+        assert self.template is not None and self.resolver is not None
+        layers = [
+            (self.template.root / self.template.resources[ref["Ref"]]["Properties"]["ContentUri"])
+            for ref in props.get("Layers", [])
+        ]
+        env = {**_LOCAL_AWS_ENV, **_function_identity(self.resolver.refs[logical_id], props)}
+        function = self._local_function(logical_id, props, env, layers)
+        launch, sandbox_env = function.launch()
+        sandbox_env["AWS_LAMBDA_INITIALIZATION_TYPE"] = PROVISIONED
+        dists = preload.requirements([function.code_dir, *layers])
+        return preload.start(launch.cwd, sandbox_env, dists, function.memory)
 
     def _map_streams(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
         """The function's DynamoDB events as event source mappings (see moto_streams)."""
         from moto.awslambda.models import lambda_backends
 
-        for event in moto_streams.stream_events(props):
+        from sfn_agents import moto_streams
+
+        for event in stream_events(props):
             filters = self._resolve(event.get("FilterCriteria"))
             try:
                 moto_streams.patterns(filters)

@@ -3,6 +3,7 @@ state machine, boto3 or the CLI) to the function's sandboxes here instead of to 
 
 import json
 import os
+import subprocess
 import threading
 import time
 from collections import deque
@@ -10,9 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import moto.awslambda.models as lambda_models
-
-from sfn_agents.launchers import LaunchError, launch_for
+from sfn_agents import preload
+from sfn_agents.launchers import Launch, LaunchError, launch_for
 from sfn_agents.runtime_api import SandboxPool
 
 Outcome = tuple[str, bool, str]  # payload JSON text, errored, logs: moto's _invoke_lambda contract
@@ -44,28 +44,37 @@ class LocalFunction:
     invocations: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=KEPT_INVOCATIONS)
     )
+    preloaded: subprocess.Popen[bytes] | None = None  # for its first sandbox (see preload)
     _pool: SandboxPool | None = None
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def launch(self) -> tuple[Launch, dict[str, str]]:
+        """How its sandboxes start (building it first if need be), and their environment."""
+        launch = launch_for(
+            self.runtime,
+            self.build_method,
+            self.code_dir,
+            self.handler,
+            self.repo_root,
+            memory_mb=self.memory,
+            layer_dirs=self.layer_dirs,
+        )
+        env = {**_process_env(), **self.env, **launch.env}
+        env.update(
+            AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.name}",
+            AWS_LAMBDA_LOG_STREAM_NAME="local",
+            _HANDLER=env.get("_HANDLER", self.handler),
+        )
+        return launch, env
 
     def _sandboxes(self) -> SandboxPool:
         with self._pool_lock:
             if self._pool is None:
-                launch = launch_for(
-                    self.runtime,
-                    self.build_method,
-                    self.code_dir,
-                    self.handler,
-                    self.repo_root,
-                    memory_mb=self.memory,
-                    layer_dirs=self.layer_dirs,
+                launch, env = self.launch()
+                preloaded, self.preloaded = self.preloaded, None
+                self._pool = SandboxPool(
+                    launch.command, launch.cwd, env, memory_mb=self.memory, preloaded=preloaded
                 )
-                env = {**_process_env(), **self.env, **launch.env}
-                env.update(
-                    AWS_LAMBDA_LOG_GROUP_NAME=f"/aws/lambda/{self.name}",
-                    AWS_LAMBDA_LOG_STREAM_NAME="local",
-                    _HANDLER=env.get("_HANDLER", self.handler),
-                )
-                self._pool = SandboxPool(launch.command, launch.cwd, env, memory_mb=self.memory)
             return self._pool
 
     def prestart(self) -> None:
@@ -97,6 +106,8 @@ class LocalFunction:
         return payload, errored, logs
 
     def stop(self) -> None:
+        if self.preloaded is not None:
+            preload.discard(self.preloaded)
         if self._pool is not None:
             self._pool.stop()
 
@@ -127,6 +138,8 @@ class FunctionRegistry:
             function.stop()
 
     def install(self) -> None:
+        import moto.awslambda.models as lambda_models
+
         registry = self
 
         def _invoke_lambda(self: Any, event: Any = None) -> Outcome:

@@ -15,11 +15,9 @@ the connection errors that follow are not reported as errors.
 """
 
 import codecs
-import contextlib
 import json
 import os
 import queue
-import resource
 import select
 import subprocess
 import sys
@@ -31,6 +29,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from sfn_agents import preload
 
 PREFIX = "/2018-06-01/runtime"
 # AWS_LAMBDA_INITIALIZATION_TYPE, as Lambda sets it: a sandbox started ahead of its first invocation
@@ -144,8 +144,13 @@ class Sandbox:
     """One runtime process and its Runtime API endpoint."""
 
     def __init__(
-        self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
+        self,
+        pool: "SandboxPool",
+        env: Mapping[str, str],
+        preloaded: subprocess.Popen[bytes] | None = None,
     ) -> None:
+        """A sandbox of ``pool``'s command, with ``env``; in ``preloaded`` if given and alive."""
+        command, cwd, memory_mb = pool.command, pool.cwd, pool.memory_mb
         self.endpoint = _Endpoint()
         self.started = time.monotonic()
         self.memory_mb = memory_mb
@@ -156,19 +161,20 @@ class Sandbox:
         self._logs: list[str] = []
         self._reported = 0  # how many of the logs an invocation has returned
         self._log_lock = threading.Lock()
-        self.process = subprocess.Popen(
-            list(command),
-            cwd=cwd,
-            env={**env, "AWS_LAMBDA_RUNTIME_API": address},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the engine, which stops its sandboxes
-        )
-        if memory_mb:  # set from here (preexec_fn is unsafe with threads); every later
-            size = memory_mb * 1024 * 1024  # allocation is checked against it
-            with contextlib.suppress(ProcessLookupError):  # already gone: reported as an exit
-                resource.prlimit(self.process.pid, resource.RLIMIT_DATA, (size, size))
+        env = {**env, "AWS_LAMBDA_RUNTIME_API": address}
+        if preloaded is not None and preload.adopt(preloaded, command, cwd, env):
+            self.process = preloaded
+        else:
+            self.process = subprocess.Popen(
+                list(command),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the engine, which stops its sandboxes
+            )
+        preload.limit_memory(self.process, memory_mb)
         assert self.process.stdout is not None
         self._output = self.process.stdout.fileno()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -271,10 +277,16 @@ class SandboxPool:
     is served by few sandboxes, while slow handlers still get sandboxes of their own."""
 
     def __init__(
-        self, command: Sequence[str], cwd: Path, env: Mapping[str, str], memory_mb: int = 0
+        self,
+        command: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str],
+        memory_mb: int = 0,
+        preloaded: subprocess.Popen[bytes] | None = None,
     ) -> None:
         self.command, self.cwd, self.env = list(command), cwd, dict(env)
         self.memory_mb = memory_mb
+        self._preloaded = preloaded  # a process for the first sandbox (see preload)
         self._idle: list[Sandbox] = []
         self._all: list[Sandbox] = []
         self._lock = threading.Lock()
@@ -282,7 +294,8 @@ class SandboxPool:
 
     def _start(self, initialization: str = ON_DEMAND) -> Sandbox:  # with the lock held
         env = {**self.env, "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
-        sandbox = Sandbox(self.command, self.cwd, env, self.memory_mb)
+        preloaded, self._preloaded = self._preloaded, None
+        sandbox = Sandbox(self, env, preloaded)
         self._all.append(sandbox)
         return sandbox
 
@@ -318,6 +331,9 @@ class SandboxPool:
                     self._freed.notify()
 
     def stop(self) -> None:
+        if self._preloaded is not None:
+            preload.discard(self._preloaded)
+            self._preloaded = None
         for sandbox in self._all:
             sandbox.stop()
         self._all.clear()

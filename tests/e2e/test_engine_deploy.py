@@ -18,20 +18,51 @@ from sfn_agents import moto_fixes
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _in_engine(body: str, port: int = 0) -> Any:
-    """Run `body` with `engine` started (on `port`) and the template at hand; its printed JSON."""
+def _in_engine(body: str, port: int = 0, before: str = "") -> Any:
+    """Run `body` with `engine` started (on `port`; `before` runs before it starts) and the
+    template at hand; its printed JSON."""
     script = textwrap.dedent(
         f"""
         import json, sys
         from pathlib import Path
         from sfn_agents.engine import LocalEngine
         template = Path({str(ROOT / "template.yaml")!r})
-        with LocalEngine(port={port}) as engine:
+        engine = LocalEngine(port={port})
         """
-    ) + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    script += (
+        textwrap.dedent(before) + "with engine:\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_python_function_started_before_the_engine_serves_its_first_invocation():
+    """preload: the process started before the engine, with the libraries imported, is the
+    function's first sandbox and runs the handler itself (its command line is still the
+    preloader's)."""
+    seen = _in_engine(
+        before="""
+        engine.preload(template, only=["SqlToolFunction"])
+        started = {k: p.pid for k, p in engine._preloaded.items()}
+        """,
+        body="""
+        engine.deploy(template, only=["SqlToolFunction"])
+        function = engine.function_for("SqlToolFunction")
+        event = json.loads(Path("events/SqlToolFunction-query.json").read_text())
+        payload, errored, logs = function.invoke(event)
+        (sandbox,) = function._pool._all
+        command = Path(f"/proc/{sandbox.process.pid}/cmdline").read_bytes().split(b"\\0")
+        print(json.dumps({
+            "started": started, "pid": sandbox.process.pid, "errored": errored,
+            "payload": json.loads(payload), "command": [c.decode() for c in command if c],
+        }))
+        """,
+    )
+    assert seen["started"] == {"SqlToolFunction": seen["pid"]}
+    assert not seen["errored"] and json.loads(seen["payload"]["content"])["rows"], seen["payload"]
+    assert seen["command"][1].endswith("preloader/python_sandbox.py"), seen["command"]
 
 
 def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest():

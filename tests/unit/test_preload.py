@@ -1,0 +1,99 @@
+"""Python sandboxes started early (sfn_agents.preload): the process imports a function's libraries,
+then runs the command it is handed in that process only when that is what a fresh process would
+do, and otherwise becomes a fresh process."""
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sfn_agents import preload
+
+PROBE = """
+import json, os, sys
+print(json.dumps({
+    "preloaded": "settings_reader" in sys.modules,
+    "setting": os.environ.get("PROBE_SETTING"),
+    "path0": sys.path[0],
+    "argv": sys.argv[1:],
+    "stdin": sys.stdin.read(),
+}))
+"""
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    """A function's directory with a probe module, and a library (an installed distribution,
+    settings_reader) that reads PROBE_SETTING as it is imported, as some libraries do."""
+    (tmp_path / "probe.py").write_text(PROBE)
+    library = tmp_path / "lib"
+    (library / "settings_reader-1.0.dist-info").mkdir(parents=True)
+    (library / "settings_reader-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: settings_reader\nVersion: 1.0\n"
+    )
+    (library / "settings_reader-1.0.dist-info" / "top_level.txt").write_text("settings_reader\n")
+    (library / "settings_reader.py").write_text(
+        "import os\nSETTING = os.environ.get('PROBE_SETTING', 'default')\n"
+    )
+    return tmp_path
+
+
+def _env(code: Path, **extra: str) -> dict[str, str]:
+    return {"PATH": os.environ["PATH"], "PYTHONPATH": str(code / "lib"), **extra}
+
+
+def _run(code: Path, early: dict[str, str], final: dict[str, str]) -> dict[str, Any]:
+    process = preload.start(code, early, ["settings_reader==1.0"])
+    assert preload.adopt(process, [sys.executable, "-m", "probe", "a", "b"], code, final)
+    assert process.stdout is not None
+    out = process.stdout.read()
+    assert process.wait(timeout=60) == 0, out
+    process.stdout.close()
+    return json.loads(out.decode().splitlines()[-1])
+
+
+def test_the_same_environment_runs_in_the_preloaded_process(code):
+    env = _env(code, PROBE_SETTING="x")
+    seen = _run(code, env, {**env, "LATE": "known only at adoption"})
+    assert seen == {
+        "preloaded": True,
+        "setting": "x",
+        "path0": str(code),  # as `python -m` has it, not the preloader's directory
+        "argv": ["a", "b"],
+        "stdin": "",
+    }
+
+
+def test_a_variable_the_imports_read_that_changed_means_a_fresh_process(code):
+    seen = _run(code, _env(code), _env(code, PROBE_SETTING="set later"))
+    assert seen["preloaded"] is False
+    assert seen["setting"] == "set later"
+    assert seen["argv"] == ["a", "b"]
+
+
+def test_variables_nothing_read_may_change(code):
+    seen = _run(code, _env(code), _env(code, AWS_LAMBDA_RUNTIME_API="127.0.0.1:1"))
+    assert seen["preloaded"] is True
+
+
+def test_a_changed_start_up_variable_means_a_fresh_process(code):
+    seen = _run(code, _env(code), _env(code, PYTHONWARNINGS="error"))
+    assert seen["preloaded"] is False
+
+
+def test_a_process_never_adopted_ends_when_its_input_closes(code):
+    process = preload.start(code, _env(code), ["settings_reader==1.0"])
+    assert process.stdin is not None
+    process.stdin.close()
+    assert process.wait(timeout=60) == 0
+    preload.discard(process)
+
+
+def test_a_preloaded_process_that_is_gone_is_not_adopted(code):
+    process = preload.start(code, _env(code), [])
+    process.kill()
+    process.wait()
+    assert not preload.adopt(process, [sys.executable, "-m", "probe"], code, _env(code))
