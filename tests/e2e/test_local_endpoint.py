@@ -57,7 +57,16 @@ def endpoint(tmp_path_factory):
     )
     env = {**os.environ, "SFN_AGENTS_HOME": str(home)}
     server = sfn_agents(
-        "local", "start", "--port", str(port), "--script", str(script), env=env, wait=False
+        "local",
+        "start",
+        "--port",
+        str(port),
+        "--api-port",  # not the default 3000, which another test's engine may be serving
+        str(free_port()),
+        "--script",
+        str(script),
+        env=env,
+        wait=False,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120

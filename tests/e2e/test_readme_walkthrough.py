@@ -1,6 +1,7 @@
 """The README's approval walkthrough, run as written in three "terminals" (processes) on a machine
-that has never seen AWS: no AWS variables and an empty HOME. Only the port differs (a free one,
-given with --port and in SFN_AGENTS_ENDPOINT), so the test never collides with a running engine.
+that has never seen AWS: no AWS variables and an empty HOME. Only the ports differ (free ones,
+given with --port and in SFN_AGENTS_ENDPOINT, and with --api-port), so the test never collides
+with a running engine.
 Then, on the same engine, what a user meets next: Ctrl-C on a run, a busy port, and names."""
 
 import re
@@ -120,7 +121,8 @@ def test_the_approval_walkthrough_works_as_written_without_aws(machine):
             assert argv[0] == "sfn-agents"
             argv[0] = str(BIN / "sfn-agents")
             if argv[1:3] == ["local", "start"]:
-                terminals.start("engine", [*argv, "--port", port])
+                api_port = str(free_port())  # the default 3000 may be another test engine's
+                terminals.start("engine", [*argv, "--port", port, "--api-port", api_port])
                 terminals.read_until(
                     "engine",
                     [f"sfn-agents local engine on http://127.0.0.1:{port} (Ctrl-C to stop)"],
