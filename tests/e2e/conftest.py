@@ -9,6 +9,7 @@ that finds the engine's state gone fails saying so."""
 
 import json
 import os
+import signal
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -24,6 +25,12 @@ from sfn_agents.engine import LocalEngine
 from sfn_agents.history import load_messages
 from sfn_agents.runner import RunResult, run_execution
 from sfn_agents.scripted import ScriptedServer
+
+# A shell that starts `make test` in the background (`cmd &` without job control) ignores SIGINT,
+# and an ignored signal stays ignored across exec: the CLIs these tests interrupt with Ctrl-C
+# would never see it. A handled signal is reset to the default across exec, so handle it here.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_DB = ROOT / "functions" / "tools" / "sql" / "data" / "baseball.sqlite"
