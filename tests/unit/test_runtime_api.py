@@ -94,10 +94,12 @@ def test_a_crashing_runtime_is_an_error_not_a_hang(pool):
 
 
 def test_concurrent_invocations_get_their_own_sandboxes(pool):
+    # Handlers busy longer than a sandbox's init, even on a loaded machine: the pool starts new
+    # sandboxes rather than wait for a busy one (0.5 s was shorter than an init under load).
     with ThreadPoolExecutor(3) as executor:
         results = list(
             executor.map(
-                lambda n: pool.invoke({"action": "sleep", "seconds": 0.5, "n": n}, ARN, 10),
+                lambda n: pool.invoke({"action": "sleep", "seconds": 2.0, "n": n}, ARN, 10),
                 range(3),
             )
         )
