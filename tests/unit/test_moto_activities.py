@@ -80,7 +80,7 @@ def _worker(target: Any) -> threading.Thread:
 
 
 def _join(thread: threading.Thread) -> None:
-    thread.join(10)
+    thread.join(20)
     assert not thread.is_alive()
     assert not thread.errors  # type: ignore[attr-defined]
 
@@ -163,12 +163,13 @@ def test_missed_heartbeat_is_caught_as_heartbeat_timeout(sfn: Any, activity: str
 
 
 def test_heartbeats_keep_a_long_task_alive(sfn: Any, activity: str) -> None:
-    machine = _machine(sfn, activity, TimeoutSeconds=10, HeartbeatSeconds=1)
+    # The task outlives its heartbeat interval (4 s > 3 s); each gap (1 s) leaves slack for load.
+    machine = _machine(sfn, activity, TimeoutSeconds=20, HeartbeatSeconds=3)
 
     def work() -> None:
         token = sfn.get_activity_task(activityArn=activity)["taskToken"]
-        for _ in range(3):
-            time.sleep(0.4)
+        for _ in range(4):
+            time.sleep(1.0)
             sfn.send_task_heartbeat(taskToken=token)
         sfn.send_task_success(taskToken=token, output='"done"')
 
