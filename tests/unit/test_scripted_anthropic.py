@@ -221,6 +221,16 @@ def test_injects_delays_and_malformed_bodies() -> None:
             create(server, [PROMPT])
 
 
+def test_counts_the_seconds_spent_answering_until_the_next_play() -> None:
+    with ScriptedServer("anthropic", SCRIPT, faults=[{"delay_seconds": 1}]) as server:
+        create(server, [PROMPT])  # delayed: a slow provider
+        assert 1 <= server.busy_seconds < 5
+        server.play(SCRIPT)
+        assert server.busy_seconds == 0
+        create(server, [PROMPT])
+        assert 0 < server.busy_seconds < 1
+
+
 def test_survives_garbage() -> None:
     with ScriptedServer("anthropic", SCRIPT) as server:
         for body, headers in [

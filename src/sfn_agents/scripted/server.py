@@ -13,6 +13,7 @@ import json
 import re
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,6 +125,9 @@ class ScriptedServer:
         self.protocol = _load_protocol(protocol) if isinstance(protocol, str) else protocol
         self.script = script if isinstance(script, Script) else load_script(script)
         self.requests: list[dict[str, Any]] = []  # JSON-object request bodies, in arrival order
+        # Seconds spent answering requests since the last play(): the provider's share of a run,
+        # which benchmarks take out of the loop's own cost.
+        self.busy_seconds = 0.0
         self._faults = list(self.script.faults + parse_faults(faults))
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -136,6 +140,7 @@ class ScriptedServer:
             self.script = script if isinstance(script, Script) else load_script(script)
             self._faults = list(self.script.faults)
             self.requests.clear()
+            self.busy_seconds = 0.0
 
     @property
     def url(self) -> str:
@@ -177,6 +182,14 @@ class ScriptedServer:
 
     def respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one request: the next fault if any, else the protocol's reply."""
+        started = time.perf_counter()
+        try:
+            return self._respond(method, path, headers, body)
+        finally:
+            with self._lock:
+                self.busy_seconds += time.perf_counter() - started
+
+    def _respond(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Reply:
         with self._lock:
             self._record(body)
             fault = self._faults.pop(0) if self._faults else None
