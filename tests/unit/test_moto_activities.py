@@ -79,8 +79,19 @@ def _worker(target: Any) -> threading.Thread:
     return thread
 
 
+def _take(sfn: Any, activity: str, **worker: Any) -> dict[str, Any]:
+    """A task, polling again after an empty poll as workers do (a loaded machine can take longer
+    than one poll to start the execution)."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        task: dict[str, Any] = sfn.get_activity_task(activityArn=activity, **worker)
+        if task.get("taskToken"):
+            return task
+    raise AssertionError("no task within 30 s")
+
+
 def _join(thread: threading.Thread) -> None:
-    thread.join(20)
+    thread.join(40)
     assert not thread.is_alive()
     assert not thread.errors  # type: ignore[attr-defined]
 
@@ -92,16 +103,16 @@ def test_list_and_describe_activities(sfn: Any, activity: str) -> None:
 
 
 def test_worker_success_continues_with_its_output(sfn: Any, activity: str) -> None:
-    machine = _machine(sfn, activity, TimeoutSeconds=10)
+    machine = _machine(sfn, activity, TimeoutSeconds=25)
     seen: list[dict] = []
 
     def work() -> None:
-        task = sfn.get_activity_task(activityArn=activity, workerName="w1")
+        task = _take(sfn, activity, workerName="w1")
         seen.append(json.loads(task["input"]))
         sfn.send_task_success(taskToken=task["taskToken"], output=json.dumps({"n": 42}))
 
     worker = _worker(work)
-    result = run_execution(sfn, machine, {"question": "life"})
+    result = run_execution(sfn, machine, {"question": "life"}, timeout=30)
     _join(worker)
     assert seen == [{"question": "life"}]
     assert result["status"] == "SUCCEEDED"
@@ -115,11 +126,11 @@ def test_worker_failure_reaches_the_catch_with_error_and_cause(sfn: Any, activit
     machine = _machine(sfn, activity)
 
     def work() -> None:
-        task = sfn.get_activity_task(activityArn=activity)
+        task = _take(sfn, activity)
         sfn.send_task_failure(taskToken=task["taskToken"], error="Tool.Broken", cause="disk full")
 
     worker = _worker(work)
-    result = run_execution(sfn, machine, {"question": "q"})
+    result = run_execution(sfn, machine, {"question": "q"}, timeout=30)
     _join(worker)
     assert json.loads(result["output"]) == {
         "caught": {"Error": "Tool.Broken", "Cause": "disk full"}
@@ -131,9 +142,7 @@ def test_no_answer_within_timeout_seconds_is_a_caught_states_timeout(
 ) -> None:
     machine = _machine(sfn, activity, TimeoutSeconds=1)
     tokens: list[str] = []
-    worker = _worker(
-        lambda: tokens.append(sfn.get_activity_task(activityArn=activity)["taskToken"])
-    )
+    worker = _worker(lambda: tokens.append(_take(sfn, activity)["taskToken"]))
     result = run_execution(sfn, machine, {"question": "slow"})
     _join(worker)
     assert json.loads(result["output"])["caught"]["Error"] == "States.Timeout"
@@ -155,7 +164,7 @@ def test_a_task_nobody_picked_before_its_timeout_is_not_handed_out_later(
 
 def test_missed_heartbeat_is_caught_as_heartbeat_timeout(sfn: Any, activity: str) -> None:
     machine = _machine(sfn, activity, TimeoutSeconds=10, HeartbeatSeconds=1)
-    worker = _worker(lambda: sfn.get_activity_task(activityArn=activity))  # takes it, goes quiet
+    worker = _worker(lambda: _take(sfn, activity))  # takes it, goes quiet
     result = run_execution(sfn, machine, {"question": "quiet"})
     _join(worker)
     # AWS records a missed heartbeat as States.Timeout; States.HeartbeatTimeout catches it.
@@ -167,14 +176,14 @@ def test_heartbeats_keep_a_long_task_alive(sfn: Any, activity: str) -> None:
     machine = _machine(sfn, activity, TimeoutSeconds=20, HeartbeatSeconds=3)
 
     def work() -> None:
-        token = sfn.get_activity_task(activityArn=activity)["taskToken"]
+        token = _take(sfn, activity)["taskToken"]
         for _ in range(4):
             time.sleep(1.0)
             sfn.send_task_heartbeat(taskToken=token)
         sfn.send_task_success(taskToken=token, output='"done"')
 
     worker = _worker(work)
-    result = run_execution(sfn, machine, {"question": "long"})
+    result = run_execution(sfn, machine, {"question": "long"}, timeout=30)
     _join(worker)
     assert json.loads(result["output"]) == {"answer": "done"}
 
