@@ -17,7 +17,6 @@ import http.server
 import io
 import json
 import os
-import subprocess
 import threading
 import uuid
 import zipfile
@@ -119,7 +118,8 @@ class LocalEngine:
         self._lock = threading.RLock()
         self._role_arn = ""
         self._prestart: set[str] = set()  # logical ids of functions to start when created
-        self._preloaded: dict[str, subprocess.Popen[bytes]] = {}  # by logical id (see preload)
+        self._preloaded: dict[str, preload.Process] = {}  # by logical id (see preload)
+        self._fork_server: preload.ForkServer | None = None
         self._loaded: tuple[Path, list[tuple[str, str]]] | None = None  # template and overrides
 
     # ------------------------------------------------------------------ lifecycle
@@ -169,6 +169,9 @@ class LocalEngine:
         for process in self._preloaded.values():  # of functions the deploy did not create
             preload.discard(process)
         self._preloaded.clear()
+        if self._fork_server is not None:
+            self._fork_server.stop()
+            self._fork_server = None
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -253,11 +256,21 @@ class LocalEngine:
         it will start ahead, so that their imports overlap the engine's start and deploy."""
         self._load(template_path, overrides)
         assert self.template is not None
+        plans = {}
         for logical_id in sorted(self._to_prestart(self._closure(self._wanted(only)))):
-            if logical_id not in self._preloaded:
-                props = self.template.function_properties(logical_id)
-                if str(props.get("Runtime", "")).startswith("python"):
-                    self._preloaded[logical_id] = self._preload(logical_id, props)
+            props = self.template.function_properties(logical_id)
+            if logical_id not in self._preloaded and str(props.get("Runtime", "")).startswith(
+                "python"
+            ):
+                plans[logical_id] = self._preload_plan(logical_id, props)
+        if len(plans) > 1 and self._fork_server is None:  # what they share, imported once
+            envs = [env for _, env, _, _ in plans.values()]
+            shared_env = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs)}
+            shared = [d for d in plans[min(plans)][2] if all(d in p[2] for p in plans.values())]
+            self._fork_server = preload.ForkServer(shared_env, shared)
+        starter = self._fork_server.start if self._fork_server is not None else preload.start
+        for logical_id, (cwd, env, dists, memory_mb) in plans.items():
+            self._preloaded[logical_id] = starter(cwd, env, dists, memory_mb)
 
     def _load(self, template_path: Path, overrides: Mapping[str, str] | None) -> None:
         """Load the template and plan what follows from it alone (names, the agents, the graph)."""
@@ -612,9 +625,12 @@ class LocalEngine:
             repo_root=self.template.root,
         )
 
-    def _preload(self, logical_id: str, props: dict[str, Any]) -> subprocess.Popen[bytes]:
-        """A process for the function's first sandbox, with the environment known before the
-        deploy (its sandbox adopts it with the whole one: see preload)."""
+    def _preload_plan(
+        self, logical_id: str, props: dict[str, Any]
+    ) -> tuple[Path, dict[str, str], list[str], int]:
+        """How to start a process for the function's first sandbox: directory, the environment
+        known before the deploy (its sandbox adopts it with the whole one: see preload), the
+        distributions to import, and the memory limit."""
         assert self.template is not None and self.resolver is not None
         layers = [
             (self.template.root / self.template.resources[ref["Ref"]]["Properties"]["ContentUri"])
@@ -625,7 +641,7 @@ class LocalEngine:
         launch, sandbox_env = function.launch()
         sandbox_env["AWS_LAMBDA_INITIALIZATION_TYPE"] = PROVISIONED
         dists = preload.requirements([function.code_dir, *layers])
-        return preload.start(launch.cwd, sandbox_env, dists, function.memory)
+        return launch.cwd, sandbox_env, dists, function.memory
 
     def _map_streams(self, logical_id: str, name: str, props: dict[str, Any]) -> None:
         """The function's DynamoDB events as event source mappings (see moto_streams)."""

@@ -3,7 +3,6 @@ state machine, boto3 or the CLI) to the function's sandboxes here instead of to 
 
 import json
 import os
-import subprocess
 import threading
 import time
 from collections import deque
@@ -44,7 +43,7 @@ class LocalFunction:
     invocations: deque[dict[str, Any]] = field(
         default_factory=lambda: deque(maxlen=KEPT_INVOCATIONS)
     )
-    preloaded: subprocess.Popen[bytes] | None = None  # for its first sandbox (see preload)
+    preloaded: preload.Process | None = None  # for its first sandbox (see preload)
     _pool: SandboxPool | None = None
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 

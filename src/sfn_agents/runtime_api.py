@@ -147,7 +147,7 @@ class Sandbox:
         self,
         pool: "SandboxPool",
         env: Mapping[str, str],
-        preloaded: subprocess.Popen[bytes] | None = None,
+        preloaded: preload.Process | None = None,
     ) -> None:
         """A sandbox of ``pool``'s command, with ``env``; in ``preloaded`` if given and alive."""
         command, cwd, memory_mb = pool.command, pool.cwd, pool.memory_mb
@@ -162,6 +162,7 @@ class Sandbox:
         self._reported = 0  # how many of the logs an invocation has returned
         self._log_lock = threading.Lock()
         env = {**env, "AWS_LAMBDA_RUNTIME_API": address}
+        self.process: preload.Process
         if preloaded is not None and preload.adopt(preloaded, command, cwd, env):
             self.process = preloaded
         else:
@@ -251,7 +252,7 @@ class Sandbox:
             self.stop()
             message, kind = f"Task timed out after {timeout:.2f} seconds", "Sandbox.Timedout"
         else:
-            status = self.process.returncode
+            status = self.process.wait()  # it has exited
             message = f"RequestId: {invocation.request_id} Error: Runtime exited with error: "
             message += f"exit status {status}" if status >= 0 else f"signal {-status}"
             if self.memory_mb:
@@ -282,7 +283,7 @@ class SandboxPool:
         cwd: Path,
         env: Mapping[str, str],
         memory_mb: int = 0,
-        preloaded: subprocess.Popen[bytes] | None = None,
+        preloaded: preload.Process | None = None,
     ) -> None:
         self.command, self.cwd, self.env = list(command), cwd, dict(env)
         self.memory_mb = memory_mb

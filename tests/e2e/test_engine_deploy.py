@@ -65,6 +65,39 @@ def test_a_python_function_started_before_the_engine_serves_its_first_invocation
     assert seen["command"][1].endswith("preloader/python_sandbox.py"), seen["command"]
 
 
+def test_the_python_functions_of_an_agent_are_forked_from_one_server_and_run_as_children():
+    """preload with the fork server: the agent's Python functions (its tool, its LLM function,
+    the registry's custom resource) are processes forked from one server, children of the
+    engine, and the tool's first invocation runs in its forked process."""
+    seen = _in_engine(
+        before="""
+        import os
+        engine.preload(template, only=["sql-agent"])
+        started = {k: p.pid for k, p in engine._preloaded.items()}
+        """,
+        body="""
+        engine.deploy(template, only=["sql-agent"])
+        function = engine.function_for("SqlToolFunction")
+        event = json.loads(Path("events/SqlToolFunction-query.json").read_text())
+        payload, errored, logs = function.invoke(event)
+        (sandbox,) = function._pool._all
+        def parent(pid):
+            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        def command(pid):
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\\0")
+        print(json.dumps({
+            "started": started, "pid": sandbox.process.pid, "errored": errored,
+            "parents": {k: parent(pid) for k, pid in started.items()}, "engine": os.getpid(),
+            "commands": {k: command(pid) for k, pid in started.items()},
+        }))
+        """,
+    )
+    assert {"SqlToolFunction", "AnthropicLlmFunction"} <= set(seen["started"]), seen["started"]
+    assert seen["started"]["SqlToolFunction"] == seen["pid"] and not seen["errored"]
+    assert set(seen["parents"].values()) == {seen["engine"]}
+    assert all("--fork-server" in c for c in seen["commands"].values()), seen["commands"]
+
+
 def test_invoke_deploys_only_what_the_function_needs_and_a_lookup_adds_the_rest():
     created = _in_engine(
         """

@@ -10,6 +10,16 @@ a fresh one: the same interpreter, directory and start-up variables (PYTHON*, lo
 every variable the imports read with the same value in the final environment. Otherwise it
 exec()s the command, a fresh process. Run by path from a directory holding only this file, so
 that nothing else is imported first. Arguments: the distributions to import (requirement lines).
+
+With ``--fork-server FD dists...`` it is the fork server instead (see sfn_agents.preload): it
+imports what the engine's Python functions share once, in the environment they share, then for
+each request on the socket FD (a function's environment, directory and distributions, with its
+stdin and output as passed descriptors) forks a process that continues as above. That process
+adds the entries its PYTHONPATH has beyond the server's to sys.path, and runs in place only if
+what the server imported read the same variables and none of those entries shadows a module
+already imported.
+It is forked twice, so that it is reparented to the engine (a child subreaper) and the engine
+waits for it as for any sandbox; its pid is the reply.
 """
 
 import importlib
@@ -18,6 +28,7 @@ import json
 import os
 import re
 import runpy
+import socket
 import sys
 from typing import Any
 
@@ -88,9 +99,7 @@ def same_as_fresh(
     )
 
 
-def main() -> None:
-    started_with = json.loads(sys.stdin.readline() or "{}")
-    imported = preload(sys.argv[1:])
+def run_when_adopted(started_with: dict[str, str], imported: bool) -> None:
     line = sys.stdin.readline()
     if not line:  # the engine stopped without using this sandbox
         return
@@ -107,6 +116,103 @@ def main() -> None:
     sys.path[0] = os.getcwd()  # as `python -m` has it, instead of this file's directory
     sys.argv = [command[2], *command[3:]]
     runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+
+
+def _entries(pythonpath: str | None) -> list[str]:
+    return [entry for entry in (pythonpath or "").split(os.pathsep) if entry]
+
+
+def _shadowed(entries: list[str]) -> bool:
+    """Whether a module already imported would be found in one of ``entries`` first."""
+    imported = {name.partition(".")[0] for name in sys.modules}
+    for entry in entries:
+        try:
+            names = {name.partition(".")[0] for name in os.listdir(entry)}
+        except OSError:
+            continue
+        if names & imported:
+            return True
+    return False
+
+
+def _become_function(
+    request: dict[str, Any], fds: list[int], server_env: dict[str, str]
+) -> tuple[dict[str, str], bool]:
+    """In a forked process: the function's descriptors, directory, environment and sys.path.
+    Returns the environment to compare start-up variables with, and whether this process is
+    still what a fresh one would be after the server's imports."""
+    os.setsid()  # as a sandbox's: Ctrl-C reaches the engine, which stops it
+    stdin, output = fds
+    for target, fd in ((0, stdin), (1, output), (2, output)):
+        os.dup2(fd, target)
+    os.close(stdin)
+    os.close(output)
+    sys.stdin = open(0, closefd=False)  # noqa: SIM115 (this process's stdin from now on)
+    os.chdir(request["cwd"])
+    env: dict[str, str] = request["env"]
+    server_path, path = (_entries(e.get("PYTHONPATH")) for e in (server_env, env))
+    added = path[len(server_path) :] if path[: len(server_path)] == server_path else None
+    after = 1 + len(server_path)  # sys.path[0] is this file's directory until adopted
+    sys.path[after:after] = added or []  # where a fresh interpreter has them
+    started_with = {k: v for k, v in server_env.items() if k != "PYTHONPATH"}
+    if "PYTHONPATH" in env:
+        started_with["PYTHONPATH"] = env["PYTHONPATH"]
+    start_up = {k for k in {*server_env, *env} if START_UP.match(k)}
+    read = {*server_env, *env} if "*" in READ else READ
+    same = (
+        added is not None
+        and all(started_with.get(k) == env.get(k) for k in start_up | read)
+        and not _shadowed(added)
+    )
+    os.environ.clear()
+    os.environ.update(env)
+    return started_with, same
+
+
+def serve(channel: socket.socket, shared: list[str]) -> tuple[dict[str, str], bool] | None:
+    """The fork server's loop. Returns None in the server once the engine closes its end, and in
+    each forked process what run_when_adopted needs."""
+    server_env = json.loads(sys.stdin.readline() or "{}")
+    imported = preload(shared)
+    while True:
+        message, fds, _, _ = socket.recv_fds(channel, 1 << 20, 2)
+        if not message or len(fds) != 2:
+            return None
+        request = json.loads(message)
+        reply_r, reply_w = os.pipe()
+        if os.fork() == 0:
+            second = -1
+            try:
+                second = os.fork()
+                if second == 0:
+                    os.close(reply_r)
+                    os.close(reply_w)
+                    channel.close()
+                    started_with, same = _become_function(request, fds, server_env)
+                    return started_with, imported and same and preload(request["dists"])
+                os.write(reply_w, str(second).encode())
+            finally:
+                if second != 0:  # the first fork ends here, orphaning the second (or failing)
+                    os._exit(0)
+        os.close(reply_w)
+        for fd in fds:
+            os.close(fd)
+        pid = os.read(reply_r, 32)
+        os.close(reply_r)
+        os.wait()  # the first fork, which has exited: the second is the engine's child now
+        channel.sendall(json.dumps({"pid": int(pid) if pid else None}).encode())
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--fork-server"]:
+        forked = serve(socket.socket(fileno=int(sys.argv[2])), sys.argv[3:])
+        if forked is None:
+            return
+        started_with, imported = forked
+    else:
+        started_with = json.loads(sys.stdin.readline() or "{}")
+        imported = preload(sys.argv[1:])
+    run_when_adopted(started_with, imported)
 
 
 if __name__ == "__main__":
