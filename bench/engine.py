@@ -2,7 +2,9 @@
 
 - floor: a fresh Python that imports boto3 and moto's server and creates one client;
 - `sfn-agents invoke SqlToolFunction` and the scripted demo run (`make demo` offline), whole
-  processes, as a user starts them; and a Python that imports the Anthropic SDK, which the demo's
+  processes, as a user starts them (the demo also with SFN_AGENTS_FORK_SERVER=off, its Python
+  functions' processes not forked from one server), and `local start` until it prints its
+  endpoint, both ways; and a Python that imports the Anthropic SDK, which the demo's
   LLM function does (its process cannot be ready sooner);
 - scripted SQL-agent runs of 10, 20, 100 and 200 turns whose tool turns return ~10 KB each, in one
   warm engine (median seconds, and seconds per turn, whole and without the scripted model's time
@@ -17,6 +19,8 @@ Prints a table; writes bench/results/engine.json. Usage: python bench/engine.py 
 
 import argparse
 import json
+import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +60,11 @@ COMMANDS = {
         "events/sql-agent-demo.script.json",
     ],
 }
+# The same demo run with each Python function's process started on its own, not forked from the
+# fork server (see sfn_agents.preload).
+COMMANDS["demo_run_unforked"] = COMMANDS["demo_run"]
+UNFORKED = {"SFN_AGENTS_FORK_SERVER": "off"}
+LOCAL_START = [str(BIN / "sfn-agents"), "local", "start", "--port", "0", "--api-port", "0"]
 
 
 def whole_process_seconds(repeats: int) -> dict[str, list[float]]:
@@ -63,11 +72,37 @@ def whole_process_seconds(repeats: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in COMMANDS}
     for _ in range(repeats):
         for name, command in COMMANDS.items():
+            env = {**os.environ, **(UNFORKED if name.endswith("_unforked") else {})}
             started = time.perf_counter()
-            done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+            done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
             times[name].append(time.perf_counter() - started)
             if done.returncode != 0:
                 raise SystemExit(f"{name} failed ({done.returncode}): {done.stderr[-2000:]}")
+    return times
+
+
+def local_start_seconds(repeats: int) -> dict[str, list[float]]:
+    """Seconds until `local start` prints its endpoint (the whole template deployed), with and
+    without the fork server, interleaved."""
+    times: dict[str, list[float]] = {"forked": [], "unforked": []}
+    for _ in range(repeats):
+        for name, extra in (("forked", {}), ("unforked", UNFORKED)):
+            started = time.perf_counter()
+            with subprocess.Popen(
+                LOCAL_START,
+                cwd=ROOT,
+                env={**os.environ, **extra},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            ) as engine:
+                assert engine.stdout is not None
+                first = engine.stdout.readline()
+                times[name].append(time.perf_counter() - started)
+                engine.send_signal(signal.SIGINT)
+                engine.communicate(timeout=60)
+            if not first.startswith("sfn-agents local engine on"):
+                raise SystemExit(f"local start failed: {first}")
     return times
 
 
@@ -130,6 +165,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     processes = whole_process_seconds(args.repeats)
+    starts = local_start_seconds(args.repeats)
     with scripted_engine(only=["sql-agent"]) as (engine, fake):
         run(engine, "warm-up")  # cold starts out of the figures
         raise_turn_limit(engine, 200)
@@ -142,6 +178,8 @@ def main() -> None:
         "floor_seconds": floor,
         "whole_process_seconds": {k: statistics.median(v) for k, v in processes.items()},
         "whole_process_all": processes,
+        "local_start_seconds": {k: statistics.median(v) for k, v in starts.items()},
+        "local_start_all": starts,
         "turns": turns,
         "concurrent": concurrent,
         "follow_calls": following,
@@ -150,6 +188,12 @@ def main() -> None:
         ("bare Python floor", floor),
         ("sfn-agents invoke (whole process)", figures["whole_process_seconds"]["invoke"]),
         ("scripted demo run (whole process)", figures["whole_process_seconds"]["demo_run"]),
+        (
+            "  the same, functions not forked",
+            figures["whole_process_seconds"]["demo_run_unforked"],
+        ),
+        ("local start until its endpoint line", figures["local_start_seconds"]["forked"]),
+        ("  the same, functions not forked", figures["local_start_seconds"]["unforked"]),
         (
             "python -c 'import anthropic' (demo lower bound)",
             figures["whole_process_seconds"]["import_anthropic"],
