@@ -73,23 +73,34 @@ def _cache_dir() -> Path | None:
     return Path(base) / "sfn-agents" if base else None
 
 
+def cache_file(kind: str, name: str) -> Path | None:
+    """``sfn-agents/<kind>/<name>`` in the user's cache directory (None without one)."""
+    cache = _cache_dir()
+    return cache / kind / name if cache else None
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` at once (readers never see part of it); an unwritable cache
+    is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+        partial.write_bytes(data)
+        partial.replace(path)
+    except OSError:
+        pass
+
+
 def cached_json(kind: str, key: str, compute: Callable[[], Any]) -> Any:
     """``compute()``'s JSON-able result, kept in the user's cache directory as
     ``sfn-agents/<kind>/<key>.json``. ``key`` must hash everything the result depends on; an
     unwritable (or absent) cache only costs the computation."""
-    cache = _cache_dir()
-    cached = cache / kind / f"{key}.json" if cache else None
+    cached = cache_file(kind, f"{key}.json")
     if cached is not None and cached.is_file():
         return json.loads(cached.read_text())
     result = compute()
     if cached is not None:
-        try:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            partial.write_text(json.dumps(result))
-            partial.replace(cached)
-        except OSError:
-            pass
+        write_cache(cached, json.dumps(result).encode())
     return result
 
 

@@ -1,7 +1,10 @@
 """moto parses a definition once: every execution still evaluates its own fresh components, and
-a definition with a syntax error is refused every time, as on AWS."""
+a definition with a syntax error is refused every time, as on AWS. The tree is kept in the user's
+cache directory too, so the next process loads it instead of parsing."""
 
 import json
+import uuid
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -60,3 +63,28 @@ def test_strings_are_decoded_as_json_strings_as_on_aws(sfn):
     output = json.loads(run_execution(sfn, machine, {"x": "!"})["output"])
     assert output == {"said": json.loads(literal), "joined": "a/b!"}
     assert output["said"] == 'quote " solidus / tab \t e-acute \u00e9 backslash \\'
+
+
+def _new_process(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    """As a new process starts: an empty in-memory cache, the user's cache directory at hand."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.setattr(moto_fixes, "_trees", type(moto_fixes._trees)())
+
+
+def test_the_next_process_loads_the_tree_from_the_cache_directory(sfn, monkeypatch, tmp_path):
+    definition = {**DEFINITION, "Comment": uuid.uuid4().hex}  # never parsed before
+    text = json.dumps(definition)
+    _new_process(monkeypatch, tmp_path)
+    AmazonStateLanguageParser.parse(text)
+    (stored,) = (tmp_path / "sfn-agents" / "asl-trees").iterdir()
+    _new_process(monkeypatch, tmp_path)
+    parsed: list[str] = []
+    monkeypatch.setattr(moto_fixes, "ASLLexer", lambda *a: parsed.append("parsed"))
+    machine = create_machine(sfn, definition)  # from the stored tree: ANTLR's lexer never runs
+    outputs = [json.loads(run_execution(sfn, machine, {"n": n})["output"]) for n in (4, 5)]
+    assert (outputs, parsed) == ([8, 10], [])
+    stored.write_bytes(b"not a pickle")  # a damaged cache costs a parse, nothing else
+    monkeypatch.undo()
+    _new_process(monkeypatch, tmp_path)
+    assert json.loads(run_execution(sfn, create_machine(sfn, definition), {"n": 6})["output"]) == 12
+    assert stored.read_bytes() != b"not a pickle"  # parsed again, and stored again
