@@ -24,7 +24,8 @@ LOOKBACK_EVENTS = 50
 
 
 def _iso(value: Any) -> str | None:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else None
+    # To the millisecond, as Step Functions has it: a session lists its runs in this order.
+    return value.astimezone(UTC).isoformat(timespec="milliseconds") if value else None
 
 
 def _missing(error: ClientError) -> bool:
