@@ -38,62 +38,55 @@ def _in_engine(body: str, port: int = 0, before: str = "") -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def test_a_python_function_started_before_the_engine_serves_its_first_invocation():
-    """preload: the process started before the engine, with the libraries imported, is the
-    function's first sandbox and runs the handler itself (its command line is still the
-    preloader's)."""
-    seen = _in_engine(
-        before="""
-        engine.preload(template, only=["SqlToolFunction"])
-        started = {k: p.pid for k, p in engine._preloaded.items()}
+def _preloaded_sql_tool(only: str) -> Any:
+    """Preload what a deploy of ``only`` starts ahead, deploy it and invoke the SQL tool: the
+    preloaded pids, the tool's sandbox pid, its answer, and each preloaded process's parent and
+    command line."""
+    return _in_engine(
+        before=f"""
+        import os
+        engine.preload(template, only=[{only!r}])
+        started = {{k: p.pid for k, p in engine._preloaded.items()}}
         """,
-        body="""
-        engine.deploy(template, only=["SqlToolFunction"])
+        body=f"""
+        engine.deploy(template, only=[{only!r}])
         function = engine.function_for("SqlToolFunction")
         event = json.loads(Path("events/SqlToolFunction-query.json").read_text())
         payload, errored, logs = function.invoke(event)
         (sandbox,) = function._pool._all
-        command = Path(f"/proc/{sandbox.process.pid}/cmdline").read_bytes().split(b"\\0")
-        print(json.dumps({
+        def parent(pid):
+            return int(Path(f"/proc/{{pid}}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        def command(pid):
+            return Path(f"/proc/{{pid}}/cmdline").read_bytes().decode().split("\\0")
+        print(json.dumps({{
             "started": started, "pid": sandbox.process.pid, "errored": errored,
-            "payload": json.loads(payload), "command": [c.decode() for c in command if c],
-        }))
+            "payload": json.loads(payload), "engine": os.getpid(),
+            "parents": {{k: parent(pid) for k, pid in started.items()}},
+            "commands": {{k: command(pid) for k, pid in started.items()}},
+        }}))
         """,
     )
+
+
+def test_a_python_function_started_before_the_engine_serves_its_first_invocation():
+    """preload: the process started before the engine, with the libraries imported, is the
+    function's first sandbox and runs the handler itself (its command line is still the
+    preloader's)."""
+    seen = _preloaded_sql_tool("SqlToolFunction")
     assert seen["started"] == {"SqlToolFunction": seen["pid"]}
     assert not seen["errored"] and json.loads(seen["payload"]["content"])["rows"], seen["payload"]
-    assert seen["command"][1].endswith("preloader/python_sandbox.py"), seen["command"]
+    command = seen["commands"]["SqlToolFunction"]
+    assert command[1].endswith("preloader/python_sandbox.py"), command
 
 
 def test_the_python_functions_of_an_agent_are_forked_from_one_server_and_run_as_children():
     """preload with the fork server: the agent's Python functions (its tool, its LLM function,
     the registry's custom resource) are processes forked from one server, children of the
     engine, and the tool's first invocation runs in its forked process."""
-    seen = _in_engine(
-        before="""
-        import os
-        engine.preload(template, only=["sql-agent"])
-        started = {k: p.pid for k, p in engine._preloaded.items()}
-        """,
-        body="""
-        engine.deploy(template, only=["sql-agent"])
-        function = engine.function_for("SqlToolFunction")
-        event = json.loads(Path("events/SqlToolFunction-query.json").read_text())
-        payload, errored, logs = function.invoke(event)
-        (sandbox,) = function._pool._all
-        def parent(pid):
-            return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-        def command(pid):
-            return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\\0")
-        print(json.dumps({
-            "started": started, "pid": sandbox.process.pid, "errored": errored,
-            "parents": {k: parent(pid) for k, pid in started.items()}, "engine": os.getpid(),
-            "commands": {k: command(pid) for k, pid in started.items()},
-        }))
-        """,
-    )
+    seen = _preloaded_sql_tool("sql-agent")
     assert {"SqlToolFunction", "AnthropicLlmFunction"} <= set(seen["started"]), seen["started"]
     assert seen["started"]["SqlToolFunction"] == seen["pid"] and not seen["errored"]
+    assert json.loads(seen["payload"]["content"])["rows"], seen["payload"]
     assert set(seen["parents"].values()) == {seen["engine"]}
     assert all("--fork-server" in c for c in seen["commands"].values()), seen["commands"]
 
