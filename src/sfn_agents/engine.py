@@ -265,8 +265,9 @@ class LocalEngine:
                 plans[logical_id] = self._preload_plan(logical_id, props)
         if len(plans) > 1 and self._fork_server is None:  # what they share, imported once
             envs = [env for _, env, _, _ in plans.values()]
+            lists = [dists for _, _, dists, _ in plans.values()]
             shared_env = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs)}
-            shared = [d for d in plans[min(plans)][2] if all(d in p[2] for p in plans.values())]
+            shared = [d for d in lists[0] if all(d in other for other in lists)]
             self._fork_server = preload.ForkServer(shared_env, shared)
         starter = self._fork_server.start if self._fork_server is not None else preload.start
         for logical_id, (cwd, env, dists, memory_mb) in plans.items():

@@ -4,8 +4,8 @@ it with the whole environment (see preloader/python_sandbox.py, which runs the h
 process only when that is the same as a fresh one, and else starts a fresh one in its place).
 
 On Linux the processes are forked from one fork server that has imported what the functions
-share (boto3, common distributions) once: on 2 cores, each Python process importing boto3 on its
-own cost the demo about half a second of CPU. SFN_AGENTS_FORK_SERVER=off turns it off."""
+share (boto3, common distributions) once, instead of each process spending ~0.5 s of CPU on them.
+SFN_AGENTS_FORK_SERVER=off turns it off."""
 
 import contextlib
 import ctypes
@@ -208,6 +208,7 @@ class ForkServer:
         except OSError:  # the server is gone: a process of its own
             with self._lock:
                 self._waiting.remove(process)
+            process.forked(None)
             discard(process)
             return start(cwd, env, dists, memory_mb)
         finally:

@@ -6,6 +6,7 @@ functions share."""
 import json
 import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +159,12 @@ def test_processes_forked_before_the_server_stopped_still_run(code, forks):
     assert json.loads(out.decode().splitlines()[-1])["preloaded"] is True
     later = _run(code, _env(code), _env(code), forks.start)  # a process of its own now
     assert later["preloaded"] is True
+
+
+def test_a_server_that_died_leaves_each_function_a_process_of_its_own(code, forks):
+    assert forks._process is not None
+    forks._process.kill()  # as if it crashed
+    forks._process.wait()
+    time.sleep(0.2)  # its end of the socket is closed
+    seen = _run(code, _env(code), _env(code), forks.start)
+    assert seen["preloaded"] is True and seen["parent"] == os.getpid()
