@@ -10,7 +10,7 @@ start on any other version, rather than letting a patch miss its target silently
 - Every CreateStateMachine and every StartExecution parsed the definition with ANTLR's Python
   runtime (0.3-0.9 s of CPU for the agent loop, the largest part of a deploy). The parse tree of
   a definition is kept (a few, by text, and in the user's cache directory, pickled, keyed by the
-  text and the parser's versions: loading it takes ~0.03 s) and only moto's preprocessor runs
+  text and the parser's versions: loading it takes ~0.05 s) and only moto's preprocessor runs
   again, so each execution still gets its own fresh components; a definition with syntax errors
   is parsed, and refused, every time. A kept tree holds no parser or input stream: its tokens
   keep their text.

@@ -17,9 +17,8 @@ each request on the socket FD (a function's environment, directory and distribut
 stdin and output as passed descriptors) forks a process that continues as above. That process
 adds the entries its PYTHONPATH has beyond the server's to sys.path, and runs in place only if
 what the server imported read the same variables and none of those entries shadows a module
-already imported.
-It is forked twice, so that it is reparented to the engine (a child subreaper) and the engine
-waits for it as for any sandbox; its pid is the reply.
+already imported. It is forked twice, so that it is reparented to the engine (a child
+subreaper) and the engine waits for it as for any sandbox; its pid is the reply.
 """
 
 import importlib
