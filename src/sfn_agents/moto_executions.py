@@ -98,16 +98,17 @@ def get_execution_history(
 
 def history_json(page: dict[str, Any]) -> str:
     """A history page as the response body, as moto's serializer writes it (timestamps in epoch
-    seconds, to the millisecond) in a fraction of its time: its generic serializer took ~1 ms
-    per event, most of a followed run's CPU."""
-    return json.dumps(page, default=_epoch_seconds, separators=(",", ":"))
+    seconds, to the millisecond, as AWS sends them) in a fraction of its time: its generic
+    serializer took ~1 ms per event, most of a followed run's CPU. moto keeps each event's
+    timestamp as ISO text; sent as such, botocore parsed every one with dateutil (~0.1 ms each)."""
+    events = [{**e, "timestamp": _epoch_seconds(e["timestamp"])} for e in page["events"]]
+    return json.dumps({**page, "events": events}, separators=(",", ":"))
 
 
-def _epoch_seconds(value: Any) -> float:
-    if isinstance(value, datetime):
-        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
-        return TimestampSerializer._timestamp_unixtimestamp(utc)
-    raise TypeError(f"{type(value).__name__} in a history event")
+def _epoch_seconds(value: str | datetime) -> float:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return TimestampSerializer._timestamp_unixtimestamp(utc)
 
 
 def _get_execution_history_response(self: StepFunctionResponse) -> ActionResult | str:

@@ -85,12 +85,20 @@ def test_pages_read_as_moto_s_serializer_writes_them(sfn, monkeypatch):
     }
     execution = run_execution(sfn, create_machine(sfn, definition), {"x": "y"})
     request = {"executionArn": execution["executionArn"], "maxResults": 4, "reverseOrder": True}
+    bodies: list[bytes] = []
+    sfn.meta.events.register(
+        "before-parse.states.GetExecutionHistory",
+        lambda response_dict, **_: bodies.append(response_dict["body"]),
+    )
     direct = sfn.get_execution_history(**request)
     monkeypatch.setattr(moto_executions, "history_json", moto_executions.ActionResult)
     serialized = sfn.get_execution_history(**request)
     for page in (direct, serialized):
         page.pop("ResponseMetadata")
     assert direct == serialized
+    # On the wire too: timestamps are epoch seconds, as AWS sends them (not text to parse).
+    wire = [[event["timestamp"] for event in json.loads(body)["events"]] for body in bodies]
+    assert wire[0] == wire[1] and all(isinstance(t, float) for t in wire[0])
     assert direct["events"][0]["executionFailedEventDetails"]["cause"] == "a 1"
     assert direct["events"][0]["timestamp"].tzinfo is not None and "nextToken" in direct
 
