@@ -76,6 +76,20 @@ def test_the_same_environment_runs_in_the_preloaded_process(code):
     }
 
 
+def test_a_distribution_without_top_level_txt_is_imported_by_its_record(code):
+    """Its modules are the first parts of the paths RECORD lists (not its metadata directory,
+    nor a __pycache__, which is no module to import)."""
+    info = code / "lib" / "settings_reader-1.0.dist-info"
+    (info / "top_level.txt").unlink()
+    (info / "RECORD").write_text(
+        "settings_reader.py,sha256=x,10\n"
+        "__pycache__/settings_reader.cpython-313.pyc,,\n"
+        '"settings_reader-1.0.dist-info/METADATA",,\n'
+    )
+    env = _env(code)
+    assert _run(code, env, env)["preloaded"]
+
+
 def test_a_variable_the_imports_read_that_changed_means_a_fresh_process(code):
     seen = _run(code, _env(code), _env(code, PROBE_SETTING="set later"))
     assert seen["preloaded"] is False

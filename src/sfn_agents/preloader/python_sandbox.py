@@ -21,6 +21,8 @@ already imported. It is forked twice, so that it is reparented to the engine (a 
 subreaper) and the engine waits for it as for any sandbox; its pid is the reply.
 """
 
+import csv
+import gc
 import importlib
 import importlib.metadata
 import json
@@ -62,14 +64,30 @@ def _modules(requirement: str) -> list[str]:
     except importlib.metadata.PackageNotFoundError:
         return []
     listed = (distribution.read_text("top_level.txt") or "").split()
-    found = {str(f).split("/")[0].removesuffix(".py") for f in distribution.files or ()}
-    return listed or sorted(m for m in found if m.isidentifier())
+    if listed:
+        return listed
+    # The first part of each path in RECORD: Distribution.files builds an object per file, which
+    # took ~0.15 s for an SDK of 6,000 files before its process could start importing it.
+    record = distribution.read_text("RECORD")
+    paths = (
+        [row[0] for row in csv.reader(record.splitlines()) if row]
+        if record is not None
+        else [str(f) for f in distribution.files or ()]
+    )
+    found = {path.split("/")[0].removesuffix(".py") for path in paths}
+    return sorted(m for m in found if m.isidentifier() and not m.startswith("__"))
 
 
 def preload(requirements: list[str]) -> bool:
-    """Import the distributions' modules; False if one failed (a fresh process reports it)."""
+    """Import the distributions' modules; False if one failed (a fresh process reports it).
+
+    The cyclic garbage collector is off meanwhile: an SDK's import creates objects by the
+    hundred thousand, and the collections they set off cost 6-15% of its CPU. What was imported
+    is then frozen (modules live as long as the process; a collection need not scan them again,
+    and a forked process leaves the pages it shares alone), and the collector runs as usual."""
     environ_class = os.environ.__class__
     os.environ.__class__ = _RecordingEnviron
+    gc.disable()
     try:
         for module in [*ALWAYS, *(m for r in requirements for m in _modules(r))]:
             try:
@@ -79,6 +97,8 @@ def preload(requirements: list[str]) -> bool:
         return True
     finally:
         os.environ.__class__ = environ_class
+        gc.freeze()
+        gc.enable()
 
 
 def same_as_fresh(
