@@ -17,6 +17,7 @@
   (AWS keeps them 90 days; ask for an old one and it answers ExecutionDoesNotExist). moto also
   keeps every thread it ever started for an execution, a Map iteration or a parallel branch in
   a module-level list (``TMP_THREADS``, a test-cleanup aid); finished ones are dropped from it.
+- Each event added to a history is news for a follower in this process (``history_news``).
 """
 
 import base64
@@ -33,11 +34,15 @@ from moto.stepfunctions.exceptions import InvalidToken, ValidationException
 from moto.stepfunctions.parser.api import ExecutionStatus
 from moto.stepfunctions.parser.asl.eval.callback.callback import ActivityCallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.backend.execution import Execution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.parser.utils import TMP_THREADS
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from sfn_agents import history_news
 
 MAX_INPUT_BYTES = 262_144
 DEFAULT_PAGE = 100
@@ -181,7 +186,36 @@ def _keeping_stops(original: Callable[..., None]) -> Callable[..., None]:
     return set_error
 
 
+# ---------------------------------------------------------------------------- news
+def _naming_its_history(original: Callable[..., Environment]) -> Callable[..., Environment]:
+    def _get_evaluation_environment(self: ExecutionWorker) -> Environment:
+        env = original(self)
+        env.event_manager.execution_arn = self._evaluation_details.execution_details.arn  # type: ignore[attr-defined]
+        return env
+
+    _get_evaluation_environment.names = True  # type: ignore[attr-defined]
+    return _get_evaluation_environment
+
+
+def _publishing(original: Callable[..., int]) -> Callable[..., int]:
+    def add_event(self: EventManager, *args: Any, **kwargs: Any) -> int:
+        event_id = original(self, *args, **kwargs)
+        execution_arn = getattr(self, "execution_arn", None)
+        if execution_arn is not None:
+            history_news.published(execution_arn, event_id)
+        return event_id
+
+    add_event.publishes = True  # type: ignore[attr-defined]
+    return add_event
+
+
 def install() -> None:
+    if not getattr(ExecutionWorker._get_evaluation_environment, "names", False):
+        ExecutionWorker._get_evaluation_environment = _naming_its_history(  # type: ignore[method-assign]
+            ExecutionWorker._get_evaluation_environment
+        )
+    if not getattr(EventManager.add_event, "publishes", False):
+        EventManager.add_event = _publishing(EventManager.add_event)  # type: ignore[method-assign]
     for name in ("set_error", "set_timed_out"):
         if not getattr(getattr(Environment, name), "keeps_stops", False):
             setattr(Environment, name, _keeping_stops(getattr(Environment, name)))

@@ -1,6 +1,6 @@
 """Start a state machine execution and follow it as it happens, reading only the history events
 added since the last read (see run_events: one GetExecutionHistory call a poll, paced to stay
-within AWS's quotas)."""
+within AWS's quotas; with the engine in this process, a poll as soon as there is news)."""
 
 import json
 import time
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
+from sfn_agents import history_news
 from sfn_agents.run_events import Event, HistoryReader, PollInterval, Step, StepTranslator, follow
 
 HistoryEvent = Event
@@ -72,6 +73,7 @@ def follow_execution(
     ``timeout_seconds`` is stopped (and followed to its end)."""
     started = time.monotonic()
     reader = _RecordingReader(sfn, execution_arn)
+    pacing = interval or PollInterval.for_endpoint(local=is_local(sfn))
     stopped = False
 
     def pace(seconds: float) -> None:
@@ -79,15 +81,11 @@ def follow_execution(
         if not stopped and time.monotonic() - started > timeout_seconds:
             sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
             stopped = True
-        time.sleep(seconds)
+        # Woken by an engine in this process as soon as the run has news (see history_news).
+        history_news.wait(execution_arn, reader.after, seconds, at_least=pacing.fastest)
 
-    final = follow(
-        reader,
-        on_step,
-        interval or PollInterval.for_endpoint(local=is_local(sfn)),
-        pace,
-        translator,
-    )
+    with history_news.following(execution_arn):
+        final = follow(reader, on_step, pacing, pace, translator)
     output = final.get("output")
     return RunResult(
         execution_arn=execution_arn,
