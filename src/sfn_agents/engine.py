@@ -165,6 +165,10 @@ class LocalEngine:
 
     def stop(self) -> None:
         local_iam.stop_enforcing(self)
+        # The server's loop ends within a poll interval (50 ms), as the sandboxes' do: meanwhile.
+        server_stopping = threading.Thread(target=self.server.stop) if self.server else None
+        if server_stopping is not None:
+            server_stopping.start()
         self.functions.stop()
         for process in self._preloaded.values():  # of functions the deploy did not create
             preload.discard(process)
@@ -172,8 +176,8 @@ class LocalEngine:
         if self._fork_server is not None:
             self._fork_server.stop()
             self._fork_server = None
-        if self.server is not None:
-            self.server.stop()
+        if server_stopping is not None:
+            server_stopping.join()
             self.server = None
         for client in self._clients.values():
             client.close()
