@@ -13,19 +13,17 @@ rule in every mode: the stack is ``sfn-agents-<EnvironmentName>`` (as samconfig.
 a resource without a name of its own is ``<stack>-<LogicalId>``."""
 
 import base64
+import functools
 import http.server
 import io
 import json
 import os
 import threading
 import uuid
-import zipfile
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import yaml
 
 from sfn_agents import local_iam, log_capture, preload
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
@@ -45,10 +43,18 @@ NAMED_BY_RULE = (  # identities known before creation: lookups need not create t
     "AWS::Serverless::StateMachine",
     "AWS::StepFunctions::Activity",
 )
-_DUMMY_ZIP = io.BytesIO()
-with zipfile.ZipFile(_DUMMY_ZIP, "w") as _zip:
-    _zip.writestr("README", "code runs from the working tree")
-_DUMMY_ZIP_BASE64 = base64.b64encode(_DUMMY_ZIP.getvalue()).decode()
+
+
+@functools.cache
+def _dummy_zip_base64() -> str:
+    """A function's Code as moto wants it: the code itself runs from the working tree."""
+    import zipfile
+
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("README", "code runs from the working tree")
+    return base64.b64encode(archive.getvalue()).decode()
+
 
 # Set for the whole process (every AWS SDK call made here goes to the engine) and for every
 # function's.
@@ -571,7 +577,7 @@ class LocalEngine:
                 "Runtime": props.get("Runtime", "python3.13"),
                 "Role": self.role_arn,
                 "Handler": props.get("Handler", "bootstrap"),
-                "Code": {"ZipFile": _DUMMY_ZIP_BASE64},
+                "Code": {"ZipFile": _dummy_zip_base64()},
                 "Timeout": int(props.get("Timeout", 3)),
                 "MemorySize": int(props.get("MemorySize", 128)),
             }
@@ -762,5 +768,7 @@ def definition_json(path: Path) -> str:
     """A state machine definition as JSON text; SAM converts a YAML DefinitionUri the same way."""
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
+        import yaml
+
         return json.dumps(yaml.safe_load(text), indent=2)
     return text

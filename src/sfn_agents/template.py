@@ -14,7 +14,6 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +106,8 @@ def cached_json(kind: str, key: str, compute: Callable[[], Any]) -> Any:
 @functools.cache
 def version_key(*distributions: str) -> str:
     """The installed versions of ``distributions``, for cache keys."""
+    from importlib import metadata
+
     return json.dumps([metadata.version(d) for d in distributions])
 
 
