@@ -167,8 +167,8 @@ def test_translates_a_tool_turn_into_steps():
 def test_poll_interval_backs_off_while_idle_and_stays_within_quota():
     interval = PollInterval.for_endpoint(local=False)
     waits = [interval.next(news=False) for _ in range(12)]
-    assert waits[0] == 0.25 and waits == sorted(waits) and waits[-1] == 5.0
-    assert interval.next(news=True) == 0.25  # one call a poll: at most 4 reads a second
+    assert waits[0] == 0.3 and waits == sorted(waits) and waits[-1] == 5.0
+    assert interval.next(news=True) == 0.3  # at most 3.3 polls a second, a second page spare
 
 
 def test_follow_stops_at_the_end_of_the_run(sfn):
