@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when first used: a local run starts its functions before boto3 loads
     import boto3
+    from botocore.model import ServiceModel
 
 ENDPOINT_VARIABLE = "SFN_AGENTS_ENDPOINT"
 ENGINE_REGION = "us-east-1"  # the region the local engine serves (engine.REGION)
@@ -27,6 +28,16 @@ def arn_region(arn: str) -> str | None:
     """The region field of an ARN (``arn:aws:states:eu-west-1:…`` → ``eu-west-1``)."""
     match = _ARN_REGION.match(arn)
     return match.group(1) if match else None
+
+
+@functools.cache
+def service_model(service: str) -> "ServiceModel":
+    """botocore's model of a service, as the session boto3's clients share has it loaded. (A new
+    botocore session registers its handlers and reads the model again: ~0.1 s, which the local
+    IAM check of a Task state's first call spent on a run's critical path.)"""
+    import boto3
+
+    return boto3._get_default_session()._session.get_service_model(service)
 
 
 def _configured() -> tuple[str | None, bool]:

@@ -520,11 +520,12 @@ def _access_denied(message: str, status: int) -> Exception:
 @functools.cache
 def _operation_name(service: str, method: str) -> str:
     """boto3 method (batch_get_item) -> API operation (BatchGetItem), from botocore's model."""
-    import botocore.session
     from botocore import xform_name
 
-    model = botocore.session.get_session().get_service_model(service)
-    return next((op for op in model.operation_names if xform_name(op) == method), method)
+    from sfn_agents.aws import service_model
+
+    names = service_model(service).operation_names
+    return next((op for op in names if xform_name(op) == method), method)
 
 
 def task_needs(

@@ -17,7 +17,6 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-import botocore.session
 from botocore.model import ServiceModel, StructureShape
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
     state_task_service,
@@ -25,14 +24,15 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service impor
     state_task_service_sfn,
 )
 
+from sfn_agents import aws
+
 StateTaskServiceSfn = state_task_service_sfn.StateTaskServiceSfn
 StateTaskServiceAwsSdk = state_task_service_aws_sdk.StateTaskServiceAwsSdk
 StateTaskService = state_task_service.StateTaskService
 
 
-@functools.cache
 def _service_model() -> ServiceModel:
-    return botocore.session.get_session().get_service_model("stepfunctions")
+    return aws.service_model("stepfunctions")
 
 
 @functools.cache
