@@ -75,14 +75,18 @@ def follow_execution(
     reader = _RecordingReader(sfn, execution_arn)
     pacing = interval or PollInterval.for_endpoint(local=is_local(sfn))
     stopped = False
+    calls = 0
 
     def pace(seconds: float) -> None:
-        nonlocal stopped
+        nonlocal stopped, calls
         if not stopped and time.monotonic() - started > timeout_seconds:
             sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
             stopped = True
-        # Woken by an engine in this process as soon as the run has news (see history_news).
-        history_news.wait(execution_arn, reader.after, seconds, at_least=pacing.fastest)
+        # Woken by an engine in this process as soon as the run has news (see history_news),
+        # but no sooner than the pacing allows for the calls the last read made.
+        made, calls = reader.calls - calls, reader.calls
+        soonest = min(seconds, pacing.fastest * max(1, made))
+        history_news.wait(execution_arn, reader.after, seconds, at_least=soonest)
 
     with history_news.following(execution_arn):
         final = follow(reader, on_step, pacing, pace, translator)

@@ -192,3 +192,23 @@ def test_follow_stops_at_the_end_of_the_run(sfn):
     final = follow(reader, lambda s: seen.append(s["kind"]), PollInterval(0.1, 1.0), slept.append)
     assert final["status"] == "FAILED" and final["error"] == "E"
     assert seen == ["finished"] and slept == [0.1]
+
+
+def test_a_read_of_several_calls_waits_an_interval_for_each(sfn):
+    """Against AWS a poll that needed two pages waits twice the interval: the calls a second stay
+    within what one call a poll allows."""
+    client, stubber = sfn
+    reader = HistoryReader(client, ARN, page_size=3)
+    stubber.add_response(
+        "get_execution_history",
+        {"events": [event(4), event(3), event(2)], "nextToken": "t1"},
+        request(),
+    )
+    stubber.add_response("get_execution_history", {"events": [event(1)]}, request("t1"))
+    stubber.add_response(
+        "get_execution_history", {"events": [event(5, "ExecutionSucceeded")]}, request()
+    )
+    slept: list[float] = []
+    final = follow(reader, lambda s: None, PollInterval(0.3, 5.0), slept.append)
+    assert final["status"] == "SUCCEEDED"
+    assert slept == [0.6] and reader.calls == 3
