@@ -25,7 +25,7 @@ import binascii
 import json
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -110,10 +110,9 @@ def history_json(page: dict[str, Any]) -> str:
     return json.dumps({**page, "events": events}, separators=(",", ":"))
 
 
-def _epoch_seconds(value: str | datetime) -> float:
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    utc = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return TimestampSerializer._timestamp_unixtimestamp(utc)
+def _epoch_seconds(iso: str) -> float:
+    """moto's 2026-12-03T11:53:27.366Z as AWS sends it: 1796298807.366."""
+    return TimestampSerializer._timestamp_unixtimestamp(datetime.fromisoformat(iso))
 
 
 def _get_execution_history_response(self: StepFunctionResponse) -> ActionResult | str:
