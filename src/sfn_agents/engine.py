@@ -196,17 +196,22 @@ class LocalEngine:
         self.stop()
 
     def client(self, service: Any) -> Any:
-        """One client per service, shared (boto3 clients are thread-safe)."""
+        """One client per service, shared (boto3 clients are thread-safe), its calls to the
+        engine made in process (moto_server.send)."""
         with self._lock:
             if service not in self._clients:
                 import boto3
                 from botocore.config import Config
 
-                self._clients[service] = boto3.client(
-                    service,
-                    endpoint_url=self.endpoint,
-                    region_name=REGION,
-                    config=Config(max_pool_connections=64),
+                from sfn_agents.moto_server import in_process
+
+                self._clients[service] = in_process(
+                    boto3.client(
+                        service,
+                        endpoint_url=self.endpoint,
+                        region_name=REGION,
+                        config=Config(max_pool_connections=64),
+                    )
                 )
             return self._clients[service]
 

@@ -2,7 +2,8 @@
 
 moto builds a new boto3 client for every Task it runs (``boto_client_for``: tens of milliseconds
 each, more than most local calls take) and sends it to ``localhost`` (which may try IPv6 first).
-Here each (service, region) gets one client, built once, on 127.0.0.1 with moto's own settings.
+Here each (service, region) gets one client, built once, on 127.0.0.1 with moto's own settings,
+its calls made in process (``moto_server.send``).
 
 The Lambda client is wrapped: an ``Invoke`` of a function the local registry runs goes straight to
 it, without the HTTP round trip through moto's Lambda service, with the same outcome (the
@@ -26,6 +27,7 @@ from moto.stepfunctions.parser.asl.utils import boto_client
 from moto.stepfunctions.parser.asl.utils.boto_client import TimeoutSeconds
 
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
+from sfn_agents.moto_server import in_process
 
 _ORIGINAL = boto_client.boto_client_for
 _clients: dict[tuple[str, str, str], Any] = {}
@@ -38,19 +40,21 @@ def _http_client(service: str, region: str) -> Any:
     key = (service, region, endpoint)
     with _lock:
         if key not in _clients:
-            _clients[key] = boto3.client(  # type: ignore[call-overload]
-                service_name=service,
-                region_name=region,
-                endpoint_url=endpoint,
-                aws_access_key_id="ak",
-                aws_secret_access_key="sk",
-                config=Config(
-                    parameter_validation=False,
-                    retries={"max_attempts": 0, "total_max_attempts": 1},
-                    connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-                    read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
-                    max_pool_connections=64,
-                ),
+            _clients[key] = in_process(
+                boto3.client(  # type: ignore[call-overload]
+                    service_name=service,
+                    region_name=region,
+                    endpoint_url=endpoint,
+                    aws_access_key_id="ak",
+                    aws_secret_access_key="sk",
+                    config=Config(
+                        parameter_validation=False,
+                        retries={"max_attempts": 0, "total_max_attempts": 1},
+                        connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                        read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                        max_pool_connections=64,
+                    ),
+                )
             )
         return _clients[key]
 
