@@ -1,5 +1,15 @@
 """The local engine's moto server, imported when an engine starts (moto takes a second to import;
-planning a deploy needs none of it)."""
+planning a deploy needs none of it).
+
+Two costs moto 5.2.5's server pays on every request are cut where they arise, with the same
+result (``lean_dispatch``):
+
+- finding the backend for a request lists moto's package directory and stats each entry
+  (~180 calls): the list is read once, as it cannot change while the process runs;
+- the request id is substituted into the body with a regular expression scanned over all of it,
+  JSON included (a 10 KB history page took ~1 ms): a body without ``<RequestId>`` is left alone,
+  which is what the substitution does to it.
+"""
 
 import logging
 import socket
@@ -8,8 +18,11 @@ from urllib.parse import urlsplit
 
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
+from moto import backends
 from moto.core.botocore_stubber import MockRawResponse
+from moto.core.responses import BaseResponse
 from moto.server import ThreadedMotoServer
+from moto.utilities.aws_headers import gen_amzn_requestid_long
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
@@ -17,6 +30,29 @@ from sfn_agents import local_iam
 from sfn_agents.engine import EngineStartError
 
 _serving: dict[str, Any] = {}  # host:port -> the app a MotoServer of this process serves there
+
+
+def lean_dispatch() -> None:
+    if getattr(backends.list_of_moto_modules, "patched", False):
+        return
+    modules = tuple(backends.list_of_moto_modules())
+
+    def list_of_moto_modules() -> tuple[str, ...]:
+        return modules
+
+    list_of_moto_modules.patched = True  # type: ignore[attr-defined]
+    backends.list_of_moto_modules = list_of_moto_modules
+    enrich = BaseResponse._enrich_response
+
+    def _enrich_response(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body:  # moto's, but for the body
+            if "status" in headers:
+                headers["status"] = str(headers["status"])
+            gen_amzn_requestid_long(headers)
+            return headers, body
+        return enrich(headers, body)
+
+    BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
 
 
 def quiet_servers() -> None:
@@ -70,6 +106,7 @@ class MotoServer(ThreadedMotoServer):
                 f"cannot serve on {self._ip_address}:{self._port}: {reason}"
             ) from None
         self._socket = listener
+        lean_dispatch()
         super().start()
 
     def stop(self) -> None:

@@ -1,7 +1,9 @@
-"""The engine's own clients call its moto server in process: the same answers as over HTTP,
-with no HTTP request made; other addresses, and a stopped server, are left to HTTP."""
+"""The engine's moto server: its own clients call it in process, with the same answers as over
+HTTP and no HTTP request made (other addresses, and a stopped server, are left to HTTP); and its
+per-request costs cut with the same results (lean_dispatch)."""
 
 import io
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +12,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
+from moto import backends
+from moto.core.responses import BaseResponse
 
 from sfn_agents.moto_server import MotoServer, in_process
 
@@ -115,3 +119,27 @@ def test_other_addresses_go_over_http(endpoint: str, no_http: list[str]) -> None
     with pytest.raises(AssertionError):
         other.list_queues()
     assert no_http == ["http://127.0.0.1:9/"]
+
+
+def test_moto_modules_are_listed_once(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = list(backends.list_of_moto_modules())
+    assert {"s3", "stepfunctions", "dynamodb"} <= set(listed)
+    monkeypatch.setattr("os.listdir", lambda path: pytest.fail(f"listed {path}"))
+    assert list(backends.list_of_moto_modules()) == listed
+    _, sfn = clients(endpoint, "stepfunctions")
+    assert sfn.list_state_machines()["stateMachines"] == []
+
+
+def test_request_ids_go_into_xml_bodies_only(
+    endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    json_body = '{"events": [{"output": "<Request>not an id</Request>"}]}'
+    with monkeypatch.context() as scan:  # a JSON body is not scanned at all
+        scan.setattr(re, "sub", lambda *args: pytest.fail("scanned the body"))
+        headers, body = BaseResponse._enrich_response({"status": 200}, json_body)  # type: ignore[arg-type]
+    assert body == json_body and headers["status"] == "200"
+    request_id = headers["x-amzn-requestid"]
+    xml = "<Response><RequestId>placeholder</RequestId></Response>"
+    headers, body = BaseResponse._enrich_response({}, xml)
+    assert body == f"<Response><RequestId>{headers['x-amzn-requestid']}</RequestId></Response>"
+    assert headers["x-amzn-requestid"] != request_id
