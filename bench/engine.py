@@ -12,7 +12,8 @@
 - 50 concurrent runs through one endpoint, each answering from its own prompt (all must succeed
   with their own answer);
 - Step Functions read calls per second while the CLI's follower follows a 20-turn run, with the
-  local and the AWS pacing (bench/follow_calls.py).
+  local and the AWS pacing, and with the AWS pacing while the model takes 0.5 s a turn
+  (bench/follow_calls.py).
 
 Prints a table; writes bench/results/engine.json. Usage: python bench/engine.py [--repeats N]
 """
@@ -30,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from follow_calls import follow
+from follow_calls import PACINGS, follow
 from scripted_engine import ROOT, raise_turn_limit, scripted_engine, write_results
 
 from sfn_agents.engine import LocalEngine
@@ -171,7 +172,7 @@ def main() -> None:
         raise_turn_limit(engine, 200)
         turns = turn_costs(engine, fake, args.repeats)
         concurrent = concurrent_runs(engine, fake, 50)
-        following = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}
+        following = {pacing: follow(engine, fake, pacing) for pacing in PACINGS}
 
     floor = statistics.median(processes["floor"])
     figures = {
@@ -206,8 +207,8 @@ def main() -> None:
     for name, seconds in rows:
         print(f"{name:44} {seconds:8.2f} {seconds / floor:8.2f}")
     print(
-        "Step Functions reads/s while following a 20-turn run: "
-        + ", ".join(f"{p} pacing {f['reads_per_second']}" for p, f in following.items())
+        "Step Functions reads/s while following a 20-turn run, by pacing: "
+        + ", ".join(f"{p} {f['reads_per_second']} ({f['seconds']} s)" for p, f in following.items())
     )
     for label, key in (("", "seconds_per_turn"), (" without the model's", "loop_seconds_per_turn")):
         per_turn = ", ".join(f"{n}: {turns[f'{n}_turns'][key]:.3f}" for n in (10, 20, 100, 200))

@@ -1,9 +1,12 @@
 """Step Functions read calls per second while `sfn-agents run` follows a run.
 
 Runs a scripted 20-turn SQL-agent run in the local engine and follows it with the CLI's follower
-(runner.follow_execution) through a client that counts every Step Functions call, once with the
-local pacing and once with the pacing used against AWS. AWS refills GetExecutionHistory at 20/s
-and DescribeExecution at 15/s for a whole account; the goal is under 5 reads/s per followed run.
+(runner.follow_execution) through a client that counts every Step Functions call: with the
+local pacing, with the pacing used against AWS, and with the AWS pacing again while the model
+takes 0.5 s a turn (a real one takes seconds), since the first read comes at once and the last
+read's pages are not followed by a wait, which weighs on a run that ends within a second or two.
+AWS refills GetExecutionHistory at 20/s and DescribeExecution at 15/s for a whole account; the
+goal is under 5 reads/s per followed run.
 Writes bench/results/follow_calls.json.
 Usage: python bench/follow_calls.py
 """
@@ -22,6 +25,7 @@ from sfn_agents.scripted import ScriptedServer
 
 QUERY = {"name": "execute_sql_query", "input": {"sql_query": "SELECT * FROM teams"}}
 SCRIPT = {"turns": [*([{"tool_calls": [QUERY]}] * 19), {"text": "done"}]}
+PACINGS = {"local": (True, 0.0), "aws": (False, 0.0), "aws, model 0.5 s": (False, 0.5)}
 
 
 def counting(sfn: Any) -> Counter[str]:
@@ -32,12 +36,14 @@ def counting(sfn: Any) -> Counter[str]:
 
 
 def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, Any]:
-    fake.play(SCRIPT)
+    local, model_seconds = PACINGS[pacing]
+    slow = [{"delay_seconds": model_seconds}] * len(SCRIPT["turns"]) if model_seconds else []
+    fake.play({**SCRIPT, "faults": slow})
     sfn = engine.client("stepfunctions")
     arn = start_execution(sfn, engine.state_machine_for("sql-agent"), {"prompt": "bench"})
     calls = counting(sfn)
     started = time.monotonic()
-    interval = PollInterval.for_endpoint(local=pacing == "local")
+    interval = PollInterval.for_endpoint(local=local)
     result = follow_execution(sfn, arn, interval=interval)
     seconds = time.monotonic() - started
     reads = sum(calls.values())
@@ -53,7 +59,7 @@ def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, 
 def main() -> None:
     with scripted_engine() as (engine, fake):
         follow(engine, fake, "local")  # cold starts out of the figures
-        figures = {pacing: follow(engine, fake, pacing) for pacing in ("local", "aws")}
+        figures = {pacing: follow(engine, fake, pacing) for pacing in PACINGS}
     write_results("follow_calls", figures)
     print(json.dumps(figures, indent=2))
 
