@@ -770,10 +770,13 @@ def _is_custom(kind: str) -> bool:
 
 
 def definition_json(path: Path) -> str:
-    """A state machine definition as JSON text; SAM converts a YAML DefinitionUri the same way."""
+    """A state machine definition as JSON text; SAM converts a YAML DefinitionUri the same way.
+    YAML is read with libyaml's safe loader where PyYAML has it (the agent loop: 4 ms, not 70)."""
     text = path.read_text()
     if path.suffix in (".yaml", ".yml"):
         import yaml
 
-        return json.dumps(yaml.safe_load(text), indent=2)
+        return json.dumps(
+            yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)), indent=2
+        )
     return text
