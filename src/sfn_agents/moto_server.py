@@ -7,8 +7,8 @@ result (``lean_dispatch``):
 - finding the backend for a request lists moto's package directory and stats each entry
   (~180 calls): the list is read once, as it cannot change while the process runs;
 - the request id is substituted into the body with a regular expression scanned over all of it,
-  JSON included (a 10 KB history page took ~1 ms): a body without ``<RequestId>`` is left alone,
-  which is what the substitution does to it.
+  JSON included (~0.15 ms per 10 KB, on every history page and conversation object): a body
+  without ``<RequestId>`` is left alone, which is what the substitution does to it.
 """
 
 import logging
