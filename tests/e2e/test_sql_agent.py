@@ -49,6 +49,36 @@ def test_tool_turn_costs_three_plus_n_transitions(run_agent):
     )
 
 
+def test_a_tool_result_is_written_to_the_history_four_times(run_agent):
+    """The tool's TaskSucceeded, InvokeTool's exit, RunTools' $pending and CallModel's
+    parameters; RunTools passes on only a count (CallModel reads $pending)."""
+    run = run_agent(
+        {"turns": [{"tool_calls": [query("SELECT COUNT(*) AS n FROM players")]}, {"text": "ok"}]}
+    )
+
+    assert run.result.status == "SUCCEEDED"
+    ((result,),) = [
+        [b for b in m["content"] if b["type"] == "tool_result"]
+        for m in run.messages
+        if m["role"] == "user" and any(b["type"] == "tool_result" for b in m["content"])
+    ]
+    content = json.dumps(result["content"])[1:-1]  # as it stands in a JSON string
+    holding = [  # the events whose data (output, parameters, assigned variables) holds it
+        e["type"]
+        for e in run.result.events
+        for details in [v for k, v in e.items() if k.endswith("EventDetails")]
+        for data in [details, details.get("assignedVariables", {})]
+        if any(content in text for text in data.values() if isinstance(text, str))
+    ]
+    assert len(holding) == 4, holding
+    (tools_exit,) = [
+        e
+        for e in run.result.events
+        if e["type"] == "MapStateExited" and e["stateExitedEventDetails"]["name"] == "RunTools"
+    ]
+    assert json.loads(tools_exit["stateExitedEventDetails"]["output"]) == {"tool_results": 1}
+
+
 def test_parallel_tool_calls_are_answered_in_order_in_one_message(run_agent):
     run = run_agent(
         {
