@@ -208,7 +208,11 @@ def main() -> None:
         print(f"{name:44} {seconds:8.2f} {seconds / floor:8.2f}")
     print(
         "Step Functions reads/s while following a 20-turn run, by pacing: "
-        + ", ".join(f"{p} {f['reads_per_second']} ({f['seconds']} s)" for p, f in following.items())
+        + ", ".join(
+            f"{p} {f['reads_per_second']} ({f['seconds']} s; {f['most_reads_in_one_second']} in"
+            " the busiest second)"
+            for p, f in following.items()
+        )
     )
     for label, key in (("", "seconds_per_turn"), (" without the model's", "loop_seconds_per_turn")):
         per_turn = ", ".join(f"{n}: {turns[f'{n}_turns'][key]:.3f}" for n in (10, 20, 100, 200))

@@ -6,7 +6,7 @@ local pacing, with the pacing used against AWS, and with the AWS pacing again wh
 takes 0.5 s a turn (a real one takes seconds), since the first read comes at once and the last
 read's pages are not followed by a wait, which weighs on a run that ends within a second or two.
 AWS refills GetExecutionHistory at 20/s and DescribeExecution at 15/s for a whole account; the
-goal is under 5 reads/s per followed run.
+goal is under 5 reads/s per followed run, over the whole run and within any one second.
 Writes bench/results/follow_calls.json.
 Usage: python bench/follow_calls.py
 """
@@ -28,11 +28,25 @@ SCRIPT = {"turns": [*([{"tool_calls": [QUERY]}] * 19), {"text": "done"}]}
 PACINGS = {"local": (True, 0.0), "aws": (False, 0.0), "aws, model 0.5 s": (False, 0.5)}
 
 
-def counting(sfn: Any) -> Counter[str]:
-    """Count the client's Step Functions operations (botocore's before-call event)."""
+def counting(sfn: Any) -> tuple[Counter[str], list[float]]:
+    """Count the client's Step Functions operations and note when each was made (botocore's
+    before-call event)."""
     calls: Counter[str] = Counter()
-    sfn.meta.events.register("before-call.sfn.*", lambda model, **_: calls.update([model.name]))
-    return calls
+    times: list[float] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.update([model.name])
+        times.append(time.monotonic())
+
+    sfn.meta.events.register("before-call.sfn.*", count)
+    return calls, times
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most calls made within any one second."""
+    return max(
+        (sum(1 for t in times[i:] if t - start < 1.0) for i, start in enumerate(times)), default=0
+    )
 
 
 def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, Any]:
@@ -41,7 +55,7 @@ def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, 
     fake.play({**SCRIPT, "faults": slow})
     sfn = engine.client("stepfunctions")
     arn = start_execution(sfn, engine.state_machine_for("sql-agent"), {"prompt": "bench"})
-    calls = counting(sfn)
+    calls, times = counting(sfn)
     started = time.monotonic()
     interval = PollInterval.for_endpoint(local=local)
     result = follow_execution(sfn, arn, interval=interval)
@@ -53,6 +67,7 @@ def follow(engine: LocalEngine, fake: ScriptedServer, pacing: str) -> dict[str, 
         "seconds": round(seconds, 2),
         "read_calls": dict(calls),
         "reads_per_second": round(reads / seconds, 2),
+        "most_reads_in_one_second": busiest_second(times),
     }
 
 

@@ -40,8 +40,8 @@ class _RecordingReader(HistoryReader):
         super().__init__(sfn, execution_arn)
         self.events: list[Event] = []
 
-    def read(self) -> list[Event]:
-        new = super().read()
+    def read(self, between_pages: Callable[[], None] = lambda: None) -> list[Event]:
+        new = super().read(between_pages)
         self.events.extend(new)
         return new
 
@@ -75,17 +75,15 @@ def follow_execution(
     reader = _RecordingReader(sfn, execution_arn)
     pacing = interval or PollInterval.for_endpoint(local=is_local(sfn))
     stopped = False
-    calls = 0
 
     def pace(seconds: float) -> None:
-        nonlocal stopped, calls
+        nonlocal stopped
         if not stopped and time.monotonic() - started > timeout_seconds:
             sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
             stopped = True
         # Woken by an engine in this process as soon as the run has news (see history_news),
-        # but no sooner than the pacing allows for the calls the last read made.
-        made, calls = reader.calls - calls, reader.calls
-        soonest = min(seconds, pacing.fastest * max(1, made))
+        # but no sooner than the pacing allows (between a read's pages: at once, as news is there).
+        soonest = min(seconds, pacing.fastest)
         history_news.wait(execution_arn, reader.after, seconds, at_least=soonest)
 
     with history_news.following(execution_arn):

@@ -194,9 +194,10 @@ def test_follow_stops_at_the_end_of_the_run(sfn):
     assert seen == ["finished"] and slept == [0.1]
 
 
-def test_a_read_of_several_calls_waits_an_interval_for_each(sfn):
-    """Against AWS a poll that needed two pages waits twice the interval: the calls a second stay
-    within what one call a poll allows."""
+def test_the_pages_of_a_read_are_paced_like_reads(sfn):
+    """Against AWS a poll that needed two pages waits the interval before its second page too:
+    no two calls come closer than the interval, so a followed run stays within 3.3 calls a
+    second however many events arrive."""
     client, stubber = sfn
     reader = HistoryReader(client, ARN, page_size=3)
     stubber.add_response(
@@ -211,4 +212,4 @@ def test_a_read_of_several_calls_waits_an_interval_for_each(sfn):
     slept: list[float] = []
     final = follow(reader, lambda s: None, PollInterval(0.3, 5.0), slept.append)
     assert final["status"] == "SUCCEEDED"
-    assert slept == [0.6] and reader.calls == 3
+    assert slept == [0.3, 0.3] and reader.calls == 3

@@ -5,6 +5,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
@@ -194,9 +195,11 @@ class Runs(TableService):
         }
 
     # ------------------------------------------------------------------ events
-    def events(self, run_id: str, after: str | None) -> dict[str, Any]:
+    def events(
+        self, run_id: str, after: str | None, between_pages: Callable[[], None] = lambda: None
+    ) -> dict[str, Any]:
         """The run's steps after the cursor: ``{events, next, status}`` (status: RUNNING until the
-        run has ended)."""
+        run has ended); ``between_pages`` paces a read of several pages."""
         agent = self._parse(run_id)
         cursor = Cursor.parse(after)
         # Reading a little before the cursor (usually in the same page) recovers what steps
@@ -207,7 +210,7 @@ class Runs(TableService):
             after=max(0, cursor.event - LOOKBACK_EVENTS),
         )
         try:
-            events = reader.read()
+            events = reader.read(between_pages)
         except ClientError as error:
             if _missing(error):
                 raise NotFound(f"no run {run_id!r}") from None
@@ -241,7 +244,7 @@ class Runs(TableService):
         deadline = time.monotonic() + seconds
         calls = 0
         while True:
-            page = self.events(run_id, after)
+            page = self.events(run_id, after, lambda: time.sleep(interval.fastest))
             calls += page["calls"]
             if page["events"] or time.monotonic() >= deadline:
                 return page | {"calls": calls}

@@ -50,7 +50,9 @@ class HistoryReader:
         self.calls = 0
         self._first_page = page_size  # the whole page until a read shows how many events come
 
-    def read(self) -> list[Event]:
+    def read(self, between_pages: Callable[[], None] = lambda: None) -> list[Event]:
+        """The events added since the last read; ``between_pages`` runs before each page after
+        the first (a follower's pause, so a read of several pages keeps to its pacing)."""
         arguments: dict[str, Any] = {
             "executionArn": self.execution_arn,
             "reverseOrder": True,
@@ -67,6 +69,7 @@ class HistoryReader:
             if not page.get("nextToken") or (ids and min(ids) <= self.after):
                 break
             arguments.update(nextToken=page["nextToken"], maxResults=self.page_size)
+            between_pages()
         events = [new[event_id] for event_id in sorted(new)]
         self._first_page = min(self.page_size, max(MIN_PAGE_SIZE, 2 * len(events)))
         if events:
@@ -194,9 +197,9 @@ class StepTranslator:
 @dataclass
 class PollInterval:
     """Seconds to wait before the next poll: ``fastest`` after news, growing by ``backoff`` to
-    ``slowest`` while nothing happens, for each call the last read made. On AWS a floor of 0.3 s
-    keeps one followed run under 5 reads a second (3.3 in a long run; its first and last reads
-    come on top); locally 20 ms keeps runs snappy."""
+    ``slowest`` while nothing happens; ``fastest`` is also the wait between the pages of a read.
+    On AWS that floor of 0.3 s between any two calls keeps one followed run at 3.3 reads a second
+    at most (4 in any one second); locally 20 ms keeps runs snappy."""
 
     fastest: float
     slowest: float
@@ -223,16 +226,13 @@ def follow(
     """Reads, translates and hands on steps until the run ends; returns the ``finished`` step."""
     translator = translator or StepTranslator()
     while True:
-        started, calls = time.monotonic(), reader.calls
-        steps = translator.steps(reader.read())
+        started = time.monotonic()
+        steps = translator.steps(reader.read(between_pages=lambda: sleep(interval.fastest)))
         read_seconds = time.monotonic() - started
         for step in steps:
             on_step(step)
             if step["kind"] == "finished":
                 return step
-        # A read that took several calls (more events came than its first page held) waits an
-        # interval for each, so the calls a second stay within the interval's bound. Never poll
-        # more than half the time: an endpoint that answers slowly (a long history it cannot
-        # page) is given as long to work as the last read took.
-        pause = interval.next(news=bool(steps)) * max(1, reader.calls - calls)
-        sleep(max(pause, read_seconds))
+        # Never poll more than half the time: an endpoint that answers slowly (a long history it
+        # cannot page) is given as long to work as the last read took.
+        sleep(max(interval.next(news=bool(steps)), read_seconds))
