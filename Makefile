@@ -34,7 +34,11 @@ $(VENV)/.installed: pyproject.toml layers/agent_core/requirements.txt functions/
 	$(BIN)/pip install --quiet -e ".[functions,dev]"
 	touch $@
 
+# pip compiles the libraries it installs; this compiles ours (the engine, the layer, the
+# handlers), which an editable install leaves out. Where PYTHONDONTWRITEBYTECODE is set (as in
+# many containers and CI images) Python would otherwise compile them in every process it starts.
 install: $(VENV)/.installed
+	$(BIN)/python -m compileall -q -x '/(node_modules|target|\.[^/]+)/' src layers functions registry
 
 demo: install
 	$(BIN)/sfn-agents run sql-agent "$(DEMO_QUESTION)" $(if $(HAS_ANTHROPIC_KEY),,--script $(DEMO_SCRIPT))

@@ -1,14 +1,17 @@
 """The local engine's moto server, imported when an engine starts (moto takes a second to import;
 planning a deploy needs none of it).
 
-Two costs moto 5.2.5's server pays on every request are cut where they arise, with the same
-result (``lean_dispatch``):
+Costs moto 5.2.5's server pays on every request, or once more than needed, are cut where they
+arise, with the same result (``lean_dispatch``):
 
 - finding the backend for a request lists moto's package directory and stats each entry
   (~180 calls): the list is read once, as it cannot change while the process runs;
 - the request id is substituted into the body with a regular expression scanned over all of it,
   JSON included (~0.15 ms per 10 KB, on every history page and conversation object): a body
-  without ``<RequestId>`` is left alone, which is what the substitution does to it.
+  without ``<RequestId>`` is left alone, which is what the substitution does to it;
+- each service's backend lists its regions from a boto3 session of moto's own, which reads and
+  decodes botocore's endpoint data (~1 MB of JSON: 50-80 ms) that the engine's clients' default
+  session has already loaded: the backends ask that session.
 """
 
 import logging
@@ -16,9 +19,11 @@ import socket
 from typing import Any
 from urllib.parse import urlsplit
 
+import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.compat import HTTPHeaders
 from moto import backends
+from moto.core.base_backend import AccountSpecificBackend
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.responses import BaseResponse
 from moto.server import ThreadedMotoServer
@@ -53,6 +58,10 @@ def lean_dispatch() -> None:
         return enrich(headers, body)
 
     BaseResponse._enrich_response = staticmethod(_enrich_response)  # type: ignore[method-assign]
+    # Its endpoint data, like boto3's other defaults, as the engine's clients have it.
+    AccountSpecificBackend.get_session = classmethod(  # type: ignore[method-assign,assignment]
+        lambda cls: boto3._get_default_session()
+    )
 
 
 def quiet_servers() -> None:

@@ -13,6 +13,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, EndpointConnectionError
 from botocore.httpsession import URLLib3Session
 from moto import backends
+from moto.core.base_backend import AccountSpecificBackend
 from moto.core.responses import BaseResponse
 
 from sfn_agents.moto_server import MotoServer, in_process
@@ -143,3 +144,11 @@ def test_request_ids_go_into_xml_bodies_only(
     headers, body = BaseResponse._enrich_response({}, xml)
     assert body == f"<Response><RequestId>{headers['x-amzn-requestid']}</RequestId></Response>"
     assert headers["x-amzn-requestid"] != request_id
+
+
+def test_backends_list_regions_from_the_clients_session(endpoint: str) -> None:
+    """moto's backends find their regions in boto3's default session, not in a session of their
+    own that would decode botocore's endpoint data a second time."""
+    assert AccountSpecificBackend.get_session() is boto3._get_default_session()
+    regions = AccountSpecificBackend("sqs", "123456789012", dict, True, None).regions
+    assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= set(regions)
