@@ -82,7 +82,7 @@ def follow_execution(
             sfn.stop_execution(executionArn=execution_arn, error="sfn-agents.Timeout")
             stopped = True
         # Woken by an engine in this process as soon as the run has news (see history_news),
-        # but no sooner than the pacing allows (between a read's pages: at once, as news is there).
+        # but no sooner than the pacing allows (between a read's pages, just that: they are there).
         soonest = min(seconds, pacing.fastest)
         history_news.wait(execution_arn, reader.after, seconds, at_least=soonest)
 
