@@ -9,6 +9,7 @@ whatever the engine does meanwhile; its init logs go with its first invocation's
 exceeds the function's timeout is killed, as Lambda does. A sandbox's process gets the function's
 MemorySize as its data-segment limit (RLIMIT_DATA, which counts what a process commits, not address
 space it only reserves, as the JVM, V8 and Go do) and fails as Lambda would when it needs more.
+An event or a response over Lambda's 6 MB for a synchronous invocation fails as it does there.
 
 A runtime that goes away mid-request (killed, timed out, stopped with the engine) is normal here:
 the connection errors that follow are not reported as errors.
@@ -37,6 +38,13 @@ PREFIX = "/2018-06-01/runtime"
 # is initialised as provisioned concurrency's are.
 ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
 NEXT_POLL_SECONDS = 1.0
+# Lambda's payload limits for a synchronous invocation (bytes; the response's is 100 more).
+MAX_EVENT_BYTES = 6_291_456
+MAX_RESPONSE_BYTES = 6_291_556
+
+
+def _error(kind: str, message: str) -> bytes:
+    return json.dumps({"errorMessage": message, "errorType": kind}).encode()
 
 
 @dataclass
@@ -225,9 +233,15 @@ class Sandbox:
         return None if ready is None else ready - self.started
 
     def invoke(self, event: Any, function_arn: str, timeout: float) -> tuple[bytes, bool, str]:
+        body = json.dumps(event).encode()
+        if len(body) > MAX_EVENT_BYTES:  # refused before any runtime sees it
+            message = (
+                f"Request must be smaller than {MAX_EVENT_BYTES} bytes for the Invoke operation"
+            )
+            return _error("RequestEntityTooLargeException", message), True, ""
         invocation = Invocation(
             request_id=str(uuid.uuid4()),
-            event=json.dumps(event).encode(),
+            event=body,
             deadline_ms=int((time.time() + timeout) * 1000),
             function_arn=function_arn,
         )
@@ -241,6 +255,12 @@ class Sandbox:
             ):
                 failure, line = self._failure(invocation, timeout)
                 return failure, True, self._logs_since_last() + line
+        if len(invocation.payload) > MAX_RESPONSE_BYTES:
+            message = (
+                f"Response payload size ({len(invocation.payload)} bytes) exceeded maximum allowed"
+                f" payload size ({MAX_RESPONSE_BYTES} bytes)."
+            )
+            return _error("Function.ResponseSizeTooLarge", message), True, self._logs_since_last()
         return invocation.payload, invocation.errored, self._logs_since_last()
 
     def _failure(self, invocation: Invocation, timeout: float) -> tuple[bytes, str]:
@@ -258,7 +278,7 @@ class Sandbox:
             if self.memory_mb:
                 message += f" (its memory is limited to the function's {self.memory_mb} MB)"
             kind = "Runtime.ExitError"
-        return json.dumps({"errorMessage": message, "errorType": kind}).encode(), message + "\n"
+        return _error(kind, message), message + "\n"
 
     def stop(self) -> None:
         self.endpoint.closing.set()

@@ -26,6 +26,8 @@ HANDLER = textwrap.dedent(
             time.sleep(event["sleep"])
         if event.get("fail"):
             raise ValueError(event["fail"])
+        if event.get("reply_bytes"):
+            return "x" * event["reply_bytes"]
         print("handling", event)
         return {
             "origin": ORIGIN,
@@ -100,6 +102,24 @@ def test_a_handler_error_has_lambdas_shape(probe: LocalFunction):
     assert (error["errorType"], error["errorMessage"]) == ("ValueError", "bad input")
     assert any("raise ValueError" in line for line in error["stackTrace"])
     assert "bad input" in logs
+
+
+def test_payloads_over_lambdas_6_mb_fail_as_on_lambda(probe: LocalFunction):
+    payload, errored, _ = probe.invoke({"reply_bytes": 6_291_554})  # 6,291,556 with its quotes
+    assert not errored and len(payload) == 6_291_556
+    payload, errored, _ = probe.invoke({"reply_bytes": 6_291_555})
+    assert errored
+    error = json.loads(payload)
+    assert error["errorType"] == "Function.ResponseSizeTooLarge"
+    assert error["errorMessage"] == (
+        "Response payload size (6291557 bytes) exceeded maximum allowed payload size "
+        "(6291556 bytes)."
+    )
+    payload, errored, logs = probe.invoke({"pad": "x" * 6_291_456})
+    assert errored and json.loads(payload)["errorType"] == "RequestEntityTooLargeException"
+    assert "handling" not in logs  # refused before the handler ran
+    payload, errored, _ = probe.invoke({"n": 3})
+    assert not errored, payload
 
 
 def test_sys_exit_is_reported_as_a_runtime_exit_not_a_timeout(probe: LocalFunction):
