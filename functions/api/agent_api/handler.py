@@ -198,7 +198,7 @@ def run_stream(
     page = api().runs.wait_for_news(run_id, last_event_id or after, STREAM_SECONDS)
     frames = ["retry: 500\n\n"]
     frames += [f"event: step\ndata: {json.dumps(step, default=str)}\n\n" for step in page["events"]]
-    last = "end" if page["status"] != "RUNNING" else "more"
+    last = "end" if page["status"] != "RUNNING" and not page["more"] else "more"
     status = json.dumps({"next": page["next"], "status": page["status"]})
     frames.append(f"id: {page['next']}\nevent: {last}\ndata: {status}\n\n")
     return Response(

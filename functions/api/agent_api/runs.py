@@ -22,6 +22,10 @@ CURSOR = re.compile(r"^(?P<event>\d+)\.(?P<turn>\d+)\.(?P<transitions>\d+)$")
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 PROMPT_PREVIEW = 500
 LOOKBACK_EVENTS = 50
+# The steps one response carries, as JSON (a step's data is at most a state's 256 KiB): well
+# inside Lambda's 6 MB response, which API Gateway's proxy body escapes once more. A run with more
+# is read in several responses (``more``).
+STEP_BUDGET_BYTES = 1_000_000
 
 
 def _iso(value: Any) -> str | None:
@@ -31,6 +35,23 @@ def _iso(value: Any) -> str | None:
 
 def _missing(error: ClientError) -> bool:
     return error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "ResourceNotFound")
+
+
+def _within_budget(
+    translator: StepTranslator, events: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int, bool]:
+    """The steps of the events, oldest first, up to STEP_BUDGET_BYTES (one event's steps past
+    it): the steps, the id of the last event they cover, and whether events were left over."""
+    steps: list[dict[str, Any]] = []
+    size, last = 0, 0
+    for index, event in enumerate(events):
+        new = translator.steps([event])
+        steps += new
+        last = event["id"]
+        size += sum(len(json.dumps(step, default=str)) for step in new)
+        if size >= STEP_BUDGET_BYTES:
+            return steps, last, index + 1 < len(events)
+    return steps, last, False
 
 
 class Cursor:
@@ -198,8 +219,9 @@ class Runs(TableService):
     def events(
         self, run_id: str, after: str | None, between_pages: Callable[[], None] = lambda: None
     ) -> dict[str, Any]:
-        """The run's steps after the cursor: ``{events, next, status}`` (status: RUNNING until the
-        run has ended); ``between_pages`` paces a read of several pages."""
+        """The run's steps after the cursor: ``{events, next, status, more}`` (status: RUNNING
+        until the run has ended; more: steps beyond ``next`` did not fit this response, so ask
+        again at once); ``between_pages`` paces a read of several pages."""
         agent = self._parse(run_id)
         cursor = Cursor.parse(after)
         # Reading a little before the cursor (usually in the same page) recovers what steps
@@ -223,7 +245,9 @@ class Runs(TableService):
             tool_names=earlier.tool_names,
             results=earlier.results,
         )
-        steps = translator.steps([event for event in events if event["id"] > cursor.event])
+        steps, last, more = _within_budget(
+            translator, [event for event in events if event["id"] > cursor.event]
+        )
         # The run's end is its last event: seen here even when the cursor is already past it.
         status = TERMINAL_EVENTS.get(events[-1]["type"], "RUNNING") if events else "RUNNING"
         for step in steps:
@@ -231,10 +255,14 @@ class Runs(TableService):
                 step["approval_id"] = approval_id(run_id, step.get("id") or "")
             if step["kind"] == "finished":
                 step["transitions"] = translator.transitions
-        next_cursor = Cursor(
-            max(reader.after, cursor.event), translator.turn, translator.transitions
-        )
-        return {"events": steps, "next": str(next_cursor), "status": status, "calls": reader.calls}
+        next_cursor = Cursor(max(last, cursor.event), translator.turn, translator.transitions)
+        return {
+            "events": steps,
+            "next": str(next_cursor),
+            "status": status,
+            "more": more,
+            "calls": reader.calls,
+        }
 
     def wait_for_news(self, run_id: str, after: str | None, seconds: float) -> dict[str, Any]:
         """Like ``events``, but polls (paced by ``PollInterval``, like every follower) until there

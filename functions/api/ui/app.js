@@ -149,6 +149,7 @@ async function follow(runId, into, { live = true } = {}) {
     page.events.forEach((step) => renderStep(step, into, run));
     cursor = page.next;
     if (page.events.length) into.scrollIntoView?.({ block: "end" });
+    if (page.more) continue; // the rest did not fit one response: read on at once
     if (page.status !== "RUNNING" || !live) return page.status;
     pause = page.events.length ? 300 : Math.min(pause * 1.5, 2500);
     await new Promise((resolve) => setTimeout(resolve, pause));
