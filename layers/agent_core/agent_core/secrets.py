@@ -21,14 +21,20 @@ def _parameters() -> Any:
 
 
 def connect() -> None:
-    """Create the Secrets Manager client now (it is what get_secret would create on first use)."""
+    """Create the Secrets Manager client now (it is what get_secret would use on first use): a
+    client of boto3's default session. Powertools' own provider would make a session of its own,
+    which decodes botocore's endpoint data a second time (~0.1 s of a cold start)."""
+    import boto3
     from aws_lambda_powertools.utilities.parameters import base
     from aws_lambda_powertools.utilities.parameters.secrets import SecretsProvider
 
-    base.DEFAULT_PROVIDERS.setdefault("secrets", SecretsProvider())
+    if "secrets" not in base.DEFAULT_PROVIDERS:
+        client = boto3.client("secretsmanager")
+        base.DEFAULT_PROVIDERS["secrets"] = SecretsProvider(boto3_client=client)
 
 
 def api_key(secret_name: str, key_name: str) -> str:
+    connect()
     keys = _parameters().get_secret(secret_name, transform="json", max_age=CACHE_SECONDS)
     value = keys.get(key_name) if isinstance(keys, dict) else None
     if not value:
