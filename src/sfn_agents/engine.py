@@ -14,7 +14,6 @@ a resource without a name of its own is ``<stack>-<LogicalId>``."""
 
 import base64
 import functools
-import http.server
 import io
 import json
 import os
@@ -23,12 +22,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from sfn_agents import local_iam, log_capture, preload
 from sfn_agents.lambdas import FunctionRegistry, LocalFunction
 from sfn_agents.providers import providers
-from sfn_agents.runtime_api import PROVISIONED
 from sfn_agents.template import Resolver, Template, TemplateError, references, stream_events
 
 if TYPE_CHECKING:
@@ -66,21 +64,6 @@ _LOCAL_AWS_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
 }
-
-
-class _ResponseCatcher(http.server.BaseHTTPRequestHandler):
-    """Receives the custom resource responses that CloudFormation would."""
-
-    received: ClassVar[dict[str, dict[str, Any]]] = {}
-
-    def do_PUT(self) -> None:
-        length = int(self.headers.get("Content-Length", 0))
-        self.received[self.path.strip("/")] = json.loads(self.rfile.read(length))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
 
 
 # Alarms, their subscriptions and dashboards watch AWS's metrics: created on AWS only.
@@ -655,7 +638,7 @@ class LocalEngine:
         env = {**_LOCAL_AWS_ENV, **_function_identity(self.resolver.refs[logical_id], props)}
         function = self._local_function(logical_id, props, env, layers)
         launch, sandbox_env = function.launch()
-        sandbox_env["AWS_LAMBDA_INITIALIZATION_TYPE"] = PROVISIONED
+        sandbox_env["AWS_LAMBDA_INITIALIZATION_TYPE"] = preload.PROVISIONED
         dists = preload.requirements([function.code_dir, *layers])
         return launch.cwd, sandbox_env, dists, function.memory
 
@@ -717,23 +700,23 @@ class LocalEngine:
         """Invoke the ServiceToken function with a Create event, as CloudFormation does."""
         assert self.resolver is not None
         resolved = self._resolve(props)
-        catcher = http.server.HTTPServer(("127.0.0.1", 0), _ResponseCatcher)
-        threading.Thread(target=catcher.handle_request, daemon=True).start()
+        from sfn_agents.cfn_response import ResponseCatcher
+
         request_id = str(uuid.uuid4())
-        event = {
-            "RequestType": "Create",
-            "ServiceToken": resolved["ServiceToken"],
-            "ResponseURL": f"http://127.0.0.1:{catcher.server_port}/{request_id}",
-            "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack}/local",
-            "RequestId": request_id,
-            "LogicalResourceId": logical_id,
-            "ResourceType": "Custom::Resource",
-            "ResourceProperties": resolved,
-        }
-        function_name = resolved["ServiceToken"].split(":")[6]
-        payload, errored, logs = self.functions.invoke(function_name, event)
-        catcher.server_close()
-        response = _ResponseCatcher.received.pop(request_id, None)
+        with ResponseCatcher() as catcher:
+            event = {
+                "RequestType": "Create",
+                "ServiceToken": resolved["ServiceToken"],
+                "ResponseURL": catcher.url(request_id),
+                "StackId": f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:stack/{self.stack}/local",
+                "RequestId": request_id,
+                "LogicalResourceId": logical_id,
+                "ResourceType": "Custom::Resource",
+                "ResourceProperties": resolved,
+            }
+            function_name = resolved["ServiceToken"].split(":")[6]
+            payload, errored, logs = self.functions.invoke(function_name, event)
+            response = catcher.response
         if errored or response is None or response.get("Status") != "SUCCESS":
             reason = (response or {}).get("Reason") or payload
             raise DeployError(f"custom resource {logical_id} failed: {reason}\n{logs}")

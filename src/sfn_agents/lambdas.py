@@ -6,14 +6,15 @@ import os
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sfn_agents import preload
 from sfn_agents.launchers import Launch, LaunchError, launch_for
-from sfn_agents.runtime_api import SandboxPool
+
+if TYPE_CHECKING:  # imported on first use (with http.server), after the preload has started
+    from sfn_agents.runtime_api import SandboxPool
 
 Outcome = tuple[str, bool, str]  # payload JSON text, errored, logs: moto's _invoke_lambda contract
 KEPT_INVOCATIONS = 50  # per function, for tests and inspection; older ones are dropped
@@ -45,7 +46,7 @@ class LocalFunction:
         default_factory=lambda: deque(maxlen=KEPT_INVOCATIONS)
     )
     preloaded: preload.Process | None = None  # for its first sandbox (see preload)
-    _pool: SandboxPool | None = None
+    _pool: "SandboxPool | None" = None
     _pool_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def launch(self) -> tuple[Launch, dict[str, str]]:
@@ -67,7 +68,9 @@ class LocalFunction:
         )
         return launch, env
 
-    def _sandboxes(self) -> SandboxPool:
+    def _sandboxes(self) -> "SandboxPool":
+        from sfn_agents.runtime_api import SandboxPool
+
         with self._pool_lock:
             if self._pool is None:
                 launch, env = self.launch()
@@ -136,6 +139,8 @@ class FunctionRegistry:
     def stop(self) -> None:
         """All at once: each sandbox waits up to a poll interval (50 ms) for its Runtime API
         endpoint's loop to end, which one after the other took most of a command's exit."""
+        from concurrent.futures import ThreadPoolExecutor
+
         functions = list(self.by_name.values())
         if functions:
             with ThreadPoolExecutor(len(functions)) as pool:

@@ -24,6 +24,9 @@ from typing import IO, Protocol
 
 PRELOADER = Path(__file__).parent / "preloader" / "python_sandbox.py"
 _PR_SET_CHILD_SUBREAPER = 36
+# AWS_LAMBDA_INITIALIZATION_TYPE, as Lambda sets it: a sandbox started ahead of its first invocation
+# is initialised as provisioned concurrency's are.
+ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
 
 
 class Process(Protocol):

@@ -34,9 +34,6 @@ from typing import Any
 from sfn_agents import preload
 
 PREFIX = "/2018-06-01/runtime"
-# AWS_LAMBDA_INITIALIZATION_TYPE, as Lambda sets it: a sandbox started ahead of its first invocation
-# is initialised as provisioned concurrency's are.
-ON_DEMAND, PROVISIONED = "on-demand", "provisioned-concurrency"
 NEXT_POLL_SECONDS = 1.0
 # Lambda's payload limits for a synchronous invocation (bytes; the response's is 100 more).
 MAX_EVENT_BYTES = 6_291_456
@@ -313,7 +310,7 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._freed = threading.Condition(self._lock)
 
-    def _start(self, initialization: str = ON_DEMAND) -> Sandbox:  # with the lock held
+    def _start(self, initialization: str = preload.ON_DEMAND) -> Sandbox:  # with the lock held
         env = {**self.env, "AWS_LAMBDA_INITIALIZATION_TYPE": initialization}
         preloaded, self._preloaded = self._preloaded, None
         sandbox = Sandbox(self, env, preloaded)
@@ -324,7 +321,7 @@ class SandboxPool:
         """Start a sandbox for the next invocation unless one is idle (its init runs meanwhile)."""
         with self._lock:
             if not self._idle:
-                self._idle.append(self._start(PROVISIONED))
+                self._idle.append(self._start(preload.PROVISIONED))
 
     def _take(self) -> Sandbox:
         since = time.monotonic()

@@ -1,8 +1,10 @@
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
 
-from sfn_agents.template import Resolver, Template, TemplateError, references
+from sfn_agents.template import Resolver, Template, TemplateError, installed_version, references
 
 TEMPLATE = """
 Parameters:
@@ -131,3 +133,20 @@ def test_an_invalid_globals_section_is_reported_as_sam_reports_it(tmp_path, monk
     path.write_text(GLOBALS_TEMPLATE.replace("PropagateTags: true", "Tracing: {Enabled: true}"))
     with pytest.raises(TemplateError, match="'Tracing' is not a supported property"):
         Template.load(path)
+
+
+@pytest.mark.parametrize(
+    "distribution",
+    ["cfn-lint", "aws-sam-translator", "moto", "antlr4-python3-runtime", "PyYAML", "boto3"],
+)
+def test_cache_keys_use_the_installed_versions(distribution):
+    """The caches are keyed by what importlib.metadata reports, read from dist-info names."""
+    assert installed_version(distribution) == metadata.version(distribution)
+
+
+def test_a_distribution_without_a_dist_info_directory_is_looked_up(tmp_path, monkeypatch):
+    egg = tmp_path / "legacy_thing.egg-info"
+    egg.mkdir()
+    (egg / "PKG-INFO").write_text("Metadata-Version: 1.1\nName: legacy-thing\nVersion: 4.5.6\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    assert installed_version("legacy-thing") == "4.5.6"
