@@ -265,6 +265,16 @@ class LocalEngine:
             envs = [env for _, env, _, _ in plans.values()]
             lists = [dists for _, _, dists, _ in plans.values()]
             shared_env = {k: v for k, v in envs[0].items() if all(e.get(k) == v for e in envs)}
+            # and the PYTHONPATH entries they all start with (what Lambda's runtime lacks)
+            common: list[str] = []
+            for entries in zip(
+                *(e.get("PYTHONPATH", "").split(os.pathsep) for e in envs), strict=False
+            ):
+                if len(set(entries)) > 1 or not entries[0]:
+                    break
+                common.append(entries[0])
+            if common:
+                shared_env["PYTHONPATH"] = os.pathsep.join(common)
             shared = [d for d in lists[0] if all(d in other for other in lists)]
             self._fork_server = preload.ForkServer(shared_env, shared)
         starter = self._fork_server.start if self._fork_server is not None else preload.start

@@ -2,7 +2,8 @@
 runtime's official client does the talking, not a re-implementation of Lambda.
 
 - Python (python*): AWS's awslambdaric, on this interpreter (so with its installed packages), with
-  the function's code directory and its layers first on its path, as Lambda's /var/task and /opt.
+  the function's code directory and its layers first on its path, as Lambda's /var/task and /opt,
+  and without what Lambda's Python runtime lacks unless the function's requirements bring it.
 - Go (BuildMethod go1.x) and Rust (rust-cargolambda): the binary, whose aws-lambda-go /
   lambda_runtime library is the runtime client.
 - Node (BuildMethod esbuild): the esbuild bundle run by AWS's aws-lambda-ric.
@@ -18,6 +19,8 @@ and the make target that installs what it lacks.
 import contextlib
 import fcntl
 import glob
+import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -25,6 +28,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+# What botocore and urllib3 import when it is installed, and Lambda's Python runtime lacks
+# (aws-lambda-base-images#147): module -> distribution. The dev environment has both (aws-sam-cli
+# brings them), and importing them took ~0.13 s of each Python function's cold start. NOT_IN_LAMBDA
+# holds a package of each name that fails to import, first on a function's path unless its
+# requirements (with theirs) bring one of them.
+LAMBDA_LACKS = {"awscrt": "awscrt", "OpenSSL": "pyopenssl"}
+NOT_IN_LAMBDA = Path(__file__).parent / "not_in_lambda"
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
 SETUP_HINT = "run `make tools-install` (the toolchains and packages) or `make tools-local-build`"
 SOURCE_SUFFIXES = {".go", ".mod", ".sum", ".rs", ".toml", ".lock", ".ts", ".json", ".java", ".xml"}
@@ -151,8 +161,50 @@ def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     return Launch(command, code_dir, {"JAVA_HOME": home})
 
 
+def brought(lines: Sequence[str]) -> set[str]:
+    """The distributions requirement lines bring, with their dependencies (and the extras they
+    name), as canonical names: those installed here are followed through their metadata."""
+    from importlib import metadata
+
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[tuple[str, str]] = set()
+    pending: list[tuple[str, str]] = []  # (requirement, the extra its parent was required with)
+    pending += [(line, "") for line in lines]
+    while pending:
+        line, parent_extra = pending.pop()
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement:
+            continue
+        if requirement.marker and not requirement.marker.evaluate({"extra": parent_extra}):
+            continue
+        name = canonicalize_name(requirement.name)
+        for extra in {"", *requirement.extras}:
+            if (name, extra) in seen:
+                continue
+            seen.add((name, extra))
+            with contextlib.suppress(metadata.PackageNotFoundError):  # not installed here
+                pending += [(dependency, extra) for dependency in metadata.requires(name) or []]
+    return {name for name, _ in seen}
+
+
+def _hidden(dirs: Sequence[Path]) -> list[Path]:
+    """[NOT_IN_LAMBDA], unless the requirements of ``dirs`` bring one of its modules (cached by
+    what they say and what is installed: following them took ~0.1 s)."""
+    from sfn_agents.preload import requirements
+    from sfn_agents.template import cached_json, installed_distributions
+
+    lines = requirements(dirs)
+    key = hashlib.sha256(json.dumps([lines, installed_distributions()]).encode()).hexdigest()
+    names = set(cached_json("requirements-brought", key, lambda: sorted(brought(lines))))
+    return [] if names & set(LAMBDA_LACKS.values()) else [NOT_IN_LAMBDA]
+
+
 def _python(runtime: str, code_dir: Path, handler: str, layer_dirs: Sequence[Path]) -> Launch:
-    path = os.pathsep.join(str(d.resolve()) for d in [code_dir, *layer_dirs])
+    entries = [*_hidden([code_dir, *layer_dirs]), code_dir, *layer_dirs]
+    path = os.pathsep.join(str(d.resolve()) for d in entries)
     return Launch(
         [sys.executable, "-m", "awslambdaric", handler],
         code_dir,

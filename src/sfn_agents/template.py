@@ -110,20 +110,28 @@ def version_key(*distributions: str) -> str:
     return json.dumps([installed_version(d) for d in distributions])
 
 
+@functools.cache
+def installed_distributions() -> tuple[str, ...]:
+    """The ``name-version.dist-info`` directories on sys.path, in its order: what is installed."""
+    found: list[str] = []
+    for entry in sys.path:
+        try:
+            names = sorted(os.listdir(entry or "."))
+        except OSError:
+            continue
+        found += [name for name in names if name.endswith(".dist-info")]
+    return tuple(found)
+
+
 def installed_version(distribution: str) -> str:
     """What importlib.metadata.version gives, read from the name of the distribution's
     ``name-version.dist-info`` directory on sys.path: importing importlib.metadata (email,
     zipfile) and parsing METADATA took ~0.05 s of every command before its functions could start
     preloading. importlib.metadata's answer where there is no such directory (an egg, a zip)."""
     prefix = re.sub(r"[-_.]+", "_", distribution).lower() + "-"
-    for entry in sys.path:
-        try:
-            names = os.listdir(entry or ".")
-        except OSError:
-            continue
-        for name in names:
-            if name.lower().startswith(prefix) and name.endswith(".dist-info"):
-                return name[len(prefix) : -len(".dist-info")]
+    for name in installed_distributions():
+        if name.lower().startswith(prefix):
+            return name[len(prefix) : -len(".dist-info")]
     from importlib import metadata
 
     return metadata.version(distribution)

@@ -69,3 +69,46 @@ def test_a_jvm_sizes_its_heap_from_the_functions_memory(code_dir, monkeypatch):
     monkeypatch.setattr(launchers, "java_home", lambda: "/opt/jdk")
     launch = launchers.launch_for("java21", "", code_dir, "pkg.Handler::handle", code_dir, 1024)
     assert "-XX:MaxRAM=1024m" in launch.command
+
+
+PROBE = """import sys, botocore.compat, botocore.httpsession
+print(botocore.compat.HAS_CRT)
+print(sorted({"awscrt", "OpenSSL"} & set(sys.modules)))
+try:
+    import OpenSSL
+except ModuleNotFoundError as error:
+    print(error)
+"""
+
+
+def _probe(function_dir: Path) -> list[str]:
+    """What a Python function's process finds of the libraries Lambda's runtime lacks."""
+    launch = launchers.launch_for("python3.13", "", function_dir, "m.handler", function_dir)
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": launch.env["PYTHONPATH"]}
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+
+
+def test_a_python_function_lacks_what_lambdas_python_runtime_lacks(tmp_path):
+    """botocore and urllib3 go without them, as on Lambda (they are installed here, for SAM)."""
+    (tmp_path / "requirements.txt").write_text("boto3\n")
+    crt, imported, *message = _probe(tmp_path)
+    assert (crt, imported) == ("False", "[]")
+    assert message == [
+        "No module named 'OpenSSL' (Lambda's Python runtime has none: add pyOpenSSL to the "
+        "function's requirements.txt)"
+    ]
+
+
+def test_a_function_whose_requirements_bring_them_has_them(tmp_path):
+    (tmp_path / "requirements.txt").write_text("boto3[crt]\n")  # botocore[crt]: awscrt
+    crt, imported = _probe(tmp_path)
+    assert (crt, imported) == ("True", "['OpenSSL', 'awscrt']")
+
+
+def test_requirements_bring_their_dependencies_and_the_extras_they_name():
+    assert "awscrt" not in launchers.brought(["boto3"])
+    assert {"botocore", "awscrt"} <= launchers.brought(["boto3[crt]"])
+    assert "pyopenssl" in launchers.brought(["aws-sam-cli"])  # through its own requirements
+    assert launchers.brought(["no-such-distribution"]) == {"no-such-distribution"}
