@@ -5,8 +5,7 @@ module: the engine imports it on first use, not before its Python functions star
 import http.server
 import json
 import threading
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 
 class _Server(http.server.HTTPServer):
@@ -28,7 +27,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 class ResponseCatcher:
     """A server on 127.0.0.1 for one response: ``url`` for the event, then ``response`` once the
-    function has answered (None if it did not)."""
+    function has answered (None if it did not); ``close`` when done."""
 
     def __init__(self) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
@@ -41,13 +40,5 @@ class ResponseCatcher:
     def response(self) -> dict[str, Any] | None:
         return self._server.response
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
         self._server.server_close()

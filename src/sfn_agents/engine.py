@@ -13,6 +13,7 @@ rule in every mode: the stack is ``sfn-agents-<EnvironmentName>`` (as samconfig.
 a resource without a name of its own is ``<stack>-<LogicalId>``."""
 
 import base64
+import contextlib
 import functools
 import io
 import json
@@ -713,7 +714,7 @@ class LocalEngine:
         from sfn_agents.cfn_response import ResponseCatcher
 
         request_id = str(uuid.uuid4())
-        with ResponseCatcher() as catcher:
+        with contextlib.closing(ResponseCatcher()) as catcher:
             event = {
                 "RequestType": "Create",
                 "ServiceToken": resolved["ServiceToken"],
