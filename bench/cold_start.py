@@ -30,6 +30,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from sfn_agents.launchers import LAMBDA_LACKS
+
 ROOT = Path(__file__).resolve().parents[1]
 LAYER = ROOT / "layers" / "agent_core"
 GOAL_S = 0.15
@@ -40,9 +42,9 @@ FUNCTIONS = {
     "gemini": ("GeminiLlmFunction", "from google import genai"),
     "bedrock": ("BedrockLlmFunction", "import boto3; boto3.client('bedrock-runtime')"),
 }
-# In the dev venv but not in Lambda's runtime (aws-lambda-base-images#147: no awscrt) nor in the
-# built packages; botocore, s3transfer and X-Ray's patch_all import them when present: hide them.
-ABSENT = ["awscrt", "OpenSSL"]
+# In the dev venv but not in Lambda's runtime nor in the built packages; botocore, s3transfer and
+# X-Ray's patch_all import them when present: hidden, as the local engine hides them.
+ABSENT = list(LAMBDA_LACKS)
 ABSENT_BUT_GEMINI = ["requests"]  # google-auth brings it to the Gemini package only
 CHILD = """import sys, time
 sys.path[:0] = {path!r}
