@@ -3,15 +3,15 @@ key from SFN_AGENTS_API_KEY or a generated one it prints."""
 
 import json
 import os
+import re
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from test_local_endpoint import free_port
+from test_local_endpoint import API_LINE, FREE_PORTS, read_until
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = len(list((ROOT / "registry" / "agents").glob("*.json")))
@@ -31,10 +31,9 @@ def test_local_start_serves_the_api_with_a_given_or_printed_key(given):
     env = {k: v for k, v in os.environ.items() if k != "SFN_AGENTS_API_KEY"}
     if given:
         env["SFN_AGENTS_API_KEY"] = given
-    port, api_port = free_port(), free_port()
-    command = [sys.executable, "-m", "sfn_agents.cli", "local", "start", "--port", str(port)]
+    command = [sys.executable, "-m", "sfn_agents.cli", "local", "start", *FREE_PORTS]
     server = subprocess.Popen(
-        [*command, "--api-port", str(api_port), "--script", "events/sql-approval-ui.script.json"],
+        [*command, "--script", "events/sql-approval-ui.script.json"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -42,16 +41,9 @@ def test_local_start_serves_the_api_with_a_given_or_printed_key(given):
         text=True,
     )
     try:
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("API key:" in line for line in lines):
-            line = server.stdout.readline()
-            if not line and server.poll() is not None:
-                raise AssertionError(server.stderr.read())
-            lines.append(line)
-        url = f"http://127.0.0.1:{api_port}/"
-        assert f"sfn-agents API and web UI on {url}\n" in lines
-        key_line = lines[-1].strip()
+        url, before = read_until(server, API_LINE)
+        key_line, after = read_until(server, re.compile(r"  (API key: .*)"))
+        lines = before + after
         if given:
             assert key_line == "API key: from SFN_AGENTS_API_KEY" and given not in "".join(lines)
             key = given

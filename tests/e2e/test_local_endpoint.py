@@ -6,7 +6,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,10 +18,26 @@ ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+ENGINE_LINE = re.compile(r"sfn-agents local engine on (\S+)")
+API_LINE = re.compile(r"sfn-agents API and web UI on (\S+)")
+# `local start` picks free ports itself: a port picked here first may be another test's by the
+# time the engine binds it.
+FREE_PORTS = ["--port", "0", "--api-port", "0"]
+
+
+def read_until(process: subprocess.Popen, pattern: re.Pattern[str]) -> tuple[str, list[str]]:
+    """What ``pattern``'s group matches in the first line of ``process``'s output that it
+    matches, and the lines up to it."""
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            raise AssertionError(process.stderr.read())
+        lines.append(line)
+        if match := pattern.match(line):
+            return match[1], lines
+    raise AssertionError(f"no line like {pattern.pattern!r} in {lines}")
 
 
 def sfn_agents(*args: str, env: dict[str, str], wait: bool = True):
@@ -36,7 +51,6 @@ def sfn_agents(*args: str, env: dict[str, str], wait: bool = True):
 
 @pytest.fixture(scope="module")
 def endpoint(tmp_path_factory):
-    port = free_port()
     home = tmp_path_factory.mktemp("home")
     script = home / "script.json"  # each agent plays its own demo script
     script.write_text(
@@ -56,26 +70,8 @@ def endpoint(tmp_path_factory):
         )
     )
     env = {**os.environ, "SFN_AGENTS_HOME": str(home)}
-    server = sfn_agents(
-        "local",
-        "start",
-        "--port",
-        str(port),
-        "--api-port",  # not the default 3000, which another test's engine may be serving
-        str(free_port()),
-        "--script",
-        str(script),
-        env=env,
-        wait=False,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        line = server.stdout.readline()
-        if line.startswith("sfn-agents local engine on"):
-            break
-        if server.poll() is not None:
-            raise AssertionError(server.stderr.read())
+    server = sfn_agents("local", "start", *FREE_PORTS, "--script", str(script), env=env, wait=False)
+    url, _ = read_until(server, ENGINE_LINE)
     yield url, {**env, "SFN_AGENTS_ENDPOINT": url}
     server.terminate()
     server.wait(timeout=30)

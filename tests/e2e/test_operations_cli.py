@@ -9,7 +9,7 @@ import boto3
 import pytest
 from samcli.lib.observability.cw_logs.cw_log_group_provider import LogGroupProvider
 from test_approval_remote_supervisor import SUPERVISOR_SCRIPT
-from test_local_endpoint import EVENTS, free_port, sfn_agents
+from test_local_endpoint import ENGINE_LINE, EVENTS, FREE_PORTS, read_until, sfn_agents
 
 TRANSITION_USD = 25 / 1_000_000  # Standard workflows
 
@@ -24,22 +24,11 @@ def endpoint(tmp_path_factory):
     }
     script = home / "script.json"
     script.write_text(json.dumps({"agents": [supervisor, sql_agent, schema_agent]}))
-    port = free_port()
     server = sfn_agents(
-        "local",
-        "start",
-        "--port",
-        str(port),
-        "--api-port",
-        str(free_port()),
-        "--script",
-        str(script),
-        env=dict(os.environ),
-        wait=False,
+        "local", "start", *FREE_PORTS, "--script", str(script), env=dict(os.environ), wait=False
     )
-    while not server.stdout.readline().startswith("sfn-agents local engine on"):
-        assert server.poll() is None, server.stderr.read()
-    env = {**os.environ, "SFN_AGENTS_ENDPOINT": f"http://127.0.0.1:{port}"}
+    url, _ = read_until(server, ENGINE_LINE)
+    env = {**os.environ, "SFN_AGENTS_ENDPOINT": url}
     yield env
     server.terminate()
     server.wait(timeout=30)

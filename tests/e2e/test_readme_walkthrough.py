@@ -1,8 +1,7 @@
 """The README's approval walkthrough, run as written in three "terminals" (processes) on a machine
-that has never seen AWS: no AWS variables and an empty HOME. Only the ports differ (free ones,
-given with --port and in SFN_AGENTS_ENDPOINT, and with --api-port), so the test never collides
-with a running engine.
-Then, on the same engine, what a user meets next: Ctrl-C on a run, a busy port, and names."""
+that has never seen AWS: no AWS variables and an empty HOME. Only the ports differ (free ones the
+engine picks, `--port 0 --api-port 0`, then in SFN_AGENTS_ENDPOINT), so the test never collides
+with a running engine."""
 
 import re
 import shlex
@@ -13,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_local_endpoint import free_port
+from test_local_endpoint import ENGINE_LINE, FREE_PORTS, read_until
 
 from sfn_agents import DEFAULT_PORT
 
@@ -64,14 +63,15 @@ def machine(tmp_path_factory):
 class Terminals:
     """Processes started as a person would in several terminals, each with its own exports."""
 
-    def __init__(self, machine: dict[str, str], port: str) -> None:
-        self.machine, self.port = machine, port
+    def __init__(self, machine: dict[str, str]) -> None:
+        self.machine, self.port = machine, ""  # the engine's, once it has started
         self.env: dict[str, dict[str, str]] = {}
         self.background: dict[str, subprocess.Popen] = {}
         self.lines: dict[str, list[str]] = {}
 
     def export(self, terminal: str, assignment: str) -> None:
         name, _, value = assignment.partition("=")
+        assert self.port or README_PORT not in value, "an export of the engine's address before it"
         self.env.setdefault(terminal, dict(self.machine))[name] = value.replace(
             README_PORT, self.port
         )
@@ -108,8 +108,7 @@ class Terminals:
 
 
 def test_the_approval_walkthrough_works_as_written_without_aws(machine):
-    port = str(free_port())
-    terminals = Terminals(machine, port)
+    terminals = Terminals(machine)
     approval_id, readme_id = "", "3f9c2a1b5d7e8f60"
     steps, carried_on = walkthrough()
     try:
@@ -121,12 +120,9 @@ def test_the_approval_walkthrough_works_as_written_without_aws(machine):
             assert argv[0] == "sfn-agents"
             argv[0] = str(BIN / "sfn-agents")
             if argv[1:3] == ["local", "start"]:
-                api_port = str(free_port())  # the default 3000 may be another test engine's
-                terminals.start("engine", [*argv, "--port", port, "--api-port", api_port])
-                terminals.read_until(
-                    "engine",
-                    [f"sfn-agents local engine on http://127.0.0.1:{port} (Ctrl-C to stop)"],
-                )
+                engine = terminals.start("engine", [*argv, *FREE_PORTS])
+                url, _ = read_until(engine, ENGINE_LINE)
+                terminals.port = url.rsplit(":", 1)[1]
             elif argv[1] == "run":
                 terminals.start(terminal, argv)
                 terminals.read_until(terminal, expected)
