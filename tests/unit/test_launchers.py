@@ -112,3 +112,8 @@ def test_requirements_bring_their_dependencies_and_the_extras_they_name():
     assert {"botocore", "awscrt"} <= launchers.brought(["boto3[crt]"])
     assert "pyopenssl" in launchers.brought(["aws-sam-cli"])  # through its own requirements
     assert launchers.brought(["no-such-distribution"]) == {"no-such-distribution"}
+
+
+def test_each_module_lambda_lacks_has_its_failing_package():
+    packages = {p.name for p in launchers.NOT_IN_LAMBDA.iterdir() if (p / "__init__.py").is_file()}
+    assert packages == set(launchers.LAMBDA_LACKS)
