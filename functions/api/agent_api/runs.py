@@ -267,14 +267,15 @@ class Runs(TableService):
     def wait_for_news(self, run_id: str, after: str | None, seconds: float) -> dict[str, Any]:
         """Like ``events``, but polls (paced by ``PollInterval``, like every follower) until there
         are new steps or ``seconds`` have passed: a long poll, which API Gateway's buffered Lambda
-        integration can serve as server-sent events."""
+        integration can serve as server-sent events. A run that has ended has no news to wait
+        for: its page comes back at once."""
         interval = PollInterval.for_endpoint(self.settings.local)
         deadline = time.monotonic() + seconds
         calls = 0
         while True:
             page = self.events(run_id, after, lambda: time.sleep(interval.fastest))
             calls += page["calls"]
-            if page["events"] or time.monotonic() >= deadline:
+            if page["events"] or page["status"] != "RUNNING" or time.monotonic() >= deadline:
                 return page | {"calls": calls}
             pause = interval.next(news=False)
             time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
