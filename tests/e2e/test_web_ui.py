@@ -5,6 +5,10 @@ as a screenshot (docs/screenshots/ keeps committed copies)."""
 import json
 import os
 import re
+import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,3 +132,27 @@ def test_runs_view_lists_runs_and_opens_their_events(page):
     first.get_by_role("link").click()
     playwright_api.expect(page.locator("#run-detail .bubble.answer")).to_contain_text("750 players")
     page.screenshot(path=SHOTS / "runs.png", full_page=True)
+
+
+def test_a_throttled_call_is_sent_again_and_the_page_carries_on(page, site):
+    """Another client of the same key uses up the usage plan (burst 20, 10 a second) while the
+    page connects: API Gateway answers its calls 429, and the page waits and asks again."""
+    throttled: list[int] = []
+
+    def use_up_the_plan() -> None:
+        until = time.monotonic() + 2
+        while time.monotonic() < until:
+            request = urllib.request.Request(f"{site}/agents", headers={"x-api-key": KEY})
+            try:
+                urllib.request.urlopen(request, timeout=30).close()
+            except urllib.error.HTTPError as error:
+                throttled.append(error.code)
+
+    other = threading.Thread(target=use_up_the_plan)
+    other.start()
+    while not throttled:
+        time.sleep(0.01)
+    connect(page)  # throttled at first, then answered
+    other.join()
+    assert set(throttled) == {429}
+    playwright_api.expect(page.get_by_label("Agent").locator("option")).not_to_have_count(0)

@@ -7,13 +7,27 @@ const $ = (selector) => document.querySelector(selector);
 const state = { key: sessionStorage.getItem("sfn-agents-api-key") || "", session: null, agents: [] };
 
 // ------------------------------------------------------------------ the API
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// One call. Beyond the usage plan's rate API Gateway answers 429 "throttled" before the API runs,
+// so the call is sent again after a growing pause (a used-up quota is not retried).
 async function api(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { "x-api-key": state.key, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const data = await response.json().catch(() => ({}));
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, {
+      method,
+      headers: { "x-api-key": state.key, ...(body ? { "content-type": "application/json" } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 429 && data.error === "throttled" && attempt < 6) {
+      await pause(Math.min(250 * 2 ** attempt, 4000));
+      continue;
+    }
+    return answered(response, data);
+  }
+}
+
+function answered(response, data) {
   if (!response.ok) {
     throw new Error(`${response.status} ${data.error || ""}: ${data.message || response.statusText}`);
   }
@@ -143,7 +157,7 @@ function renderStep(step, into, run) {
 async function follow(runId, into, { live = true } = {}) {
   const run = { toolNames: {} };
   let cursor = "";
-  let pause = 300;
+  let wait = 300;
   for (;;) {
     const page = await api("GET", `runs/${encodeURIComponent(runId)}/events?after=${encodeURIComponent(cursor)}`);
     page.events.forEach((step) => renderStep(step, into, run));
@@ -151,8 +165,8 @@ async function follow(runId, into, { live = true } = {}) {
     if (page.events.length) into.scrollIntoView?.({ block: "end" });
     if (page.more) continue; // the rest did not fit one response: read on at once
     if (page.status !== "RUNNING" || !live) return page.status;
-    pause = page.events.length ? 300 : Math.min(pause * 1.5, 2500);
-    await new Promise((resolve) => setTimeout(resolve, pause));
+    wait = page.events.length ? 300 : Math.min(wait * 1.5, 2500);
+    await pause(wait);
   }
 }
 
