@@ -36,6 +36,9 @@ from pathlib import Path
 LAMBDA_LACKS = {"awscrt": "awscrt", "OpenSSL": "pyopenssl"}
 NOT_IN_LAMBDA = Path(__file__).parent / "not_in_lambda"
 JAVA_RIC_MAIN = "com.amazonaws.services.lambda.runtime.api.client.AWSLambda"
+JAVA_RIC_JNI_PROPERTY = (
+    "com.amazonaws.services.lambda.runtime.api.client.runtimeapi.NativeClient.JNI"
+)
 SETUP_HINT = "run `make tools-install` (the toolchains and packages) or `make tools-local-build`"
 SOURCE_SUFFIXES = {".go", ".mod", ".sum", ".rs", ".toml", ".lock", ".ts", ".json", ".java", ".xml"}
 
@@ -152,6 +155,7 @@ def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
     command = [
         f"{home}/bin/java",
         "--enable-native-access=ALL-UNNAMED",
+        f"-D{JAVA_RIC_JNI_PROPERTY}={java_ric_jni(classes)}",
         *([f"-XX:MaxRAM={memory_mb}m"] if memory_mb else []),  # heap sized as on Lambda
         "-cp",
         classpath,
@@ -159,6 +163,27 @@ def _java(code_dir: Path, handler: str, repo: Path, memory_mb: int) -> Launch:
         handler,
     ]
     return Launch(command, code_dir, {"JAVA_HOME": home})
+
+
+def java_ric_jni(classes: Path) -> Path:
+    """The Java runtime interface client's native library for this machine, unpacked once next
+    to its jar. Left to itself, the client copies it to /tmp/.libaws-lambda-jni.so at every start:
+    each Lambda sandbox has its own /tmp, but two local sandboxes starting at once overwrite the
+    file the other is loading (the JVM dies of SIGBUS)."""
+    import platform
+    import zipfile
+
+    (jar,) = classes.glob("aws-lambda-java-runtime-interface-client-*.jar")
+    arch = "aarch_64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    name = f"libaws-lambda-jni.linux-{arch}.so"
+    unpacked = classes.parent / "local-jni" / f"{jar.stem}-{name}"
+    if not unpacked.exists():
+        unpacked.parent.mkdir(exist_ok=True)
+        partial = unpacked.with_name(f"{unpacked.name}.{os.getpid()}")
+        with zipfile.ZipFile(jar) as archive:
+            partial.write_bytes(archive.read(f"jni/{name}"))
+        partial.replace(unpacked)  # whole or not at all, for a sandbox starting meanwhile
+    return unpacked
 
 
 def brought(lines: Sequence[str]) -> set[str]:

@@ -1,8 +1,10 @@
 """A tool that needs a build says so before building, one that cannot be built fails with the
 reason and the make target that fixes it, and two processes starting it build it once."""
 
+import platform
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -64,11 +66,41 @@ def test_two_processes_starting_one_tool_build_it_once(code_dir):
     assert (code_dir / "builds.log").read_text() == "built\n"
 
 
-def test_a_jvm_sizes_its_heap_from_the_functions_memory(code_dir, monkeypatch):
+@pytest.fixture
+def java_launch(code_dir, monkeypatch):
+    """A Java function's launch over a built runtime-interface-client jar holding ``NATIVE``."""
+    jars = code_dir / "target" / "local-runtime"
+    jars.mkdir(parents=True)
+    with zipfile.ZipFile(jars / "aws-lambda-java-runtime-interface-client-2.9.0.jar", "w") as jar:
+        for arch in ("x86_64", "aarch_64"):
+            jar.writestr(f"jni/libaws-lambda-jni.linux-{arch}.so", NATIVE[arch])
     monkeypatch.setattr(launchers, "_build", lambda *args: None)
     monkeypatch.setattr(launchers, "java_home", lambda: "/opt/jdk")
-    launch = launchers.launch_for("java21", "", code_dir, "pkg.Handler::handle", code_dir, 1024)
-    assert "-XX:MaxRAM=1024m" in launch.command
+    return lambda: launchers.launch_for(
+        "java21", "", code_dir, "pkg.Handler::handle", code_dir, 1024
+    )
+
+
+NATIVE = {"x86_64": b"x86-64 library", "aarch_64": b"arm64 library"}
+
+
+def test_a_jvm_sizes_its_heap_from_the_functions_memory(java_launch):
+    assert "-XX:MaxRAM=1024m" in java_launch().command
+
+
+def test_a_jvm_loads_the_clients_native_library_unpacked_once_not_from_tmp(java_launch):
+    """Left to itself, the client rewrites /tmp/.libaws-lambda-jni.so at every start, under a
+    sandbox loading it."""
+    (native,) = [
+        Path(arg.split("=", 1)[1])
+        for arg in java_launch().command
+        if arg.startswith(f"-D{launchers.JAVA_RIC_JNI_PROPERTY}=")
+    ]
+    arch = "aarch_64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+    assert native.read_bytes() == NATIVE[arch]
+    unpacked = native.stat().st_mtime_ns
+    assert java_launch().command == java_launch().command
+    assert native.stat().st_mtime_ns == unpacked
 
 
 PROBE = """import sys, botocore.compat, botocore.httpsession
